@@ -1,0 +1,51 @@
+import pytest
+
+from training.__main__ import parse_override
+from training.config import ConfigError, load_config
+
+GOOD = """
+name = "exp"
+[data]
+train = { path = "train.npz" }
+val = { path = "val.npz" }
+[export]
+name = "exp_int8"
+"""
+
+
+def write(tmp_path, text):
+    p = tmp_path / "exp.toml"
+    p.write_text(text)
+    return p
+
+
+def test_defaults_fill_a_minimal_config(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.student.arch == "student" and cfg.distil.teacher_logits is None
+    assert str(cfg.run_dir) == "runs/exp"
+
+
+def test_unknown_key_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"student\.epochz: Extra inputs are not permitted"):
+        load_config(write(tmp_path, GOOD + "[student]\nepochz = 3\n"))
+
+
+def test_bad_value_is_named_with_the_value(tmp_path):
+    with pytest.raises(ConfigError, match=r"distil\.alpha: .*less than or equal to 1 \(got 1\.5\)"):
+        load_config(write(tmp_path, GOOD + "[distil]\nalpha = 1.5\n"))
+
+
+def test_unreadable_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "none.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "name = \n"))
+
+
+def test_overrides_are_typed_and_validated(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD), dict([parse_override("student.epochs=3"),
+                                                    parse_override("teacher.seeds=[1, 2]"),
+                                                    parse_override("data.train.path=/x/y.csv")]))
+    assert cfg.student.epochs == 3 and cfg.teacher.seeds == [1, 2] and str(cfg.data.train.path) == "/x/y.csv"
+    with pytest.raises(ConfigError, match="student.epochs"):
+        load_config(write(tmp_path, GOOD), {"student.epochs": 0})

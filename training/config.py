@@ -1,0 +1,134 @@
+"""Typed experiment configuration: one TOML file per experiment, unknown keys rejected.
+
+Every stage reads the same file, so a run is fully described by it (and recorded with it).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10 (JetPack 6)
+    import tomli as tomllib
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSource(Strict):
+    path: Path = Field(description="FER2013 .npz, Kaggle fer2013.csv, or a folder of <emotion>/*.png")
+    split: Literal["Training", "PublicTest", "PrivateTest"] = Field(
+        "Training", description="Usage value to read from a Kaggle csv; ignored for .npz and folders")
+
+
+class DataConfig(Strict):
+    train: DataSource
+    val: DataSource
+    limit: int | None = Field(None, gt=0, description="use only the first N train/val faces (smoke tests)")
+    ferplus_weight: float = Field(0.0, ge=0, le=1, description="share of the FER+ vote distribution in the "
+                                  "hard-label target, where votes are known (npz only)")
+
+
+class TeacherConfig(Strict):
+    arch: Literal["resnet18", "vgg"] = "resnet18"
+    width: int = Field(64, gt=0, description="channels of the first stage")
+    seeds: list[int] = Field([0], min_length=1, description="one teacher per seed; logits are averaged")
+    epochs: int = Field(60, gt=0)
+    batch_size: int = Field(128, gt=0)
+    lr: float = Field(0.1, gt=0)
+    weight_decay: float = Field(5e-4, ge=0)
+    label_smoothing: float = Field(0.1, ge=0, lt=1)
+    mixup_alpha: float = Field(0.0, ge=0, description="0 turns mixup off")
+    erasing_p: float = Field(0.5, ge=0, le=1)
+    patience: int = Field(15, gt=0, description="early stopping: epochs without a better validation accuracy")
+    device: str = Field("auto", description="'auto', 'cpu' or 'cuda'")
+    max_minutes: float | None = Field(None, gt=0, description="stop a member after this wall time "
+                                      "(keeps its best checkpoint); for time-limited GPU leases")
+
+
+class StudentConfig(Strict):
+    arch: Literal["student", "mini_xception"] = "student"
+    width: float = Field(1.0, gt=0, description="channel multiplier")
+    epochs: int = Field(60, gt=0)
+    batch_size: int = Field(128, gt=0)
+    lr: float = Field(3e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    label_smoothing: float = Field(0.1, ge=0, lt=1)
+    erasing_p: float = Field(0.25, ge=0, le=1)
+    patience: int = Field(12, gt=0)
+
+
+class DistilConfig(Strict):
+    teacher_logits: Path | None = Field(None, description="npz written by the teacher stage; None trains on labels only")
+    temperature: float = Field(4.0, gt=0)
+    alpha: float = Field(0.7, ge=0, le=1, description="weight of the distillation term vs the label term")
+
+
+class QuantizeConfig(Strict):
+    representative_samples: int = Field(500, gt=0, description="real training faces used to calibrate int8 ranges")
+
+
+class SearchConfig(Strict):
+    trials: int = Field(8, gt=0)
+    epochs: int = Field(4, gt=0, description="epochs per trial")
+    train_subset: int = Field(8000, gt=0)
+
+
+class EvaluateConfig(Strict):
+    compare_with: list[str] = Field([], description="other experiments whose reports go side by side with this one")
+
+
+class ExportConfig(Strict):
+    name: str = Field(pattern=r"^[a-z0-9_\-]+$", description="file stem under models/emotion/")
+    version: str = "1"
+    models_dir: Path = Path("models")
+    primary: bool = Field(True, description="list first in the manifest: the model the device uses for its task")
+
+
+class ExperimentConfig(Strict):
+    name: str = Field(pattern=r"^[a-z0-9_\-]+$")
+    seed: int = 0
+    runs_dir: Path = Field(Path("runs"), description="checkpoints, logs and reports of every run")
+    data: DataConfig
+    teacher: TeacherConfig = TeacherConfig()
+    student: StudentConfig = StudentConfig()
+    distil: DistilConfig = DistilConfig()
+    quantize: QuantizeConfig = QuantizeConfig()
+    search: SearchConfig = SearchConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    export: ExportConfig
+
+    @property
+    def run_dir(self) -> Path:
+        return self.runs_dir / self.name
+
+
+class ConfigError(ValueError):
+    """The experiment file is unreadable or invalid; the message names the key and the bad value."""
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> ExperimentConfig:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config ({e.strerror}).") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e}).") from e
+    for dotted, value in (overrides or {}).items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']} (got {err.get('input')!r})"
+                             for err in e.errors())
+        raise ConfigError(f"{path}: {problems}") from e

@@ -1,0 +1,99 @@
+"""Export: ship the int8 (and float) .tflite into models/, with its manifest entry, report and card.
+
+Manifest contract (shared/docs/design.md): {"schema": 1, "models": [{"name", "task", "file", "sha256",
+"input": {height, width, channels, mean, std}, "labels", ...}]}. The device takes the first model of
+each task, so the primary model of an experiment is listed before the others.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from training import tracking
+from training.config import ExperimentConfig
+from training.data import EMOTIONS, IMAGE_SIZE
+from training.evaluate import report_dir
+from training.models import INPUT_MEAN, INPUT_STD
+from training.quantize import tflite_paths
+
+# How the device must crop a face so that it looks like a FER2013 face (see MODEL_CARD.md).
+FACE_CROP = {"box_scale": 1.2, "box_convention": "opencv-haar", "align_eyes": True, "grey": True,
+             "interpolation": "area"}
+CARD_TEMPLATE = Path(__file__).with_name("model_card.md")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def manifest_entry(cfg: ExperimentConfig, name: str, file: Path, precision: str, metrics: dict) -> dict:
+    return {
+        "name": name,
+        "task": "emotion",
+        "file": file.relative_to(cfg.export.models_dir).as_posix(),
+        "sha256": sha256(file),
+        "version": cfg.export.version,
+        "precision": precision,
+        "input": {"height": IMAGE_SIZE, "width": IMAGE_SIZE, "channels": 1, "mean": INPUT_MEAN, "std": INPUT_STD},
+        "labels": list(EMOTIONS),
+        "output": "logits",
+        "face_crop": FACE_CROP,
+        "metrics": {"publictest_accuracy": round(metrics["accuracy"], 4), "macro_f1": round(metrics["macro_f1"], 4)},
+        "card": "emotion/MODEL_CARD.md",
+    }
+
+
+def update_manifest(manifest_path: Path, entries: list[dict], primary: bool) -> None:
+    """Replace this experiment's entries (same names), keep everything else; primary entries go first
+    among the models of their task."""
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"schema": 1, "models": []}
+    names = {e["name"] for e in entries}
+    kept = [m for m in manifest["models"] if m["name"] not in names]
+    if primary:
+        first = next((i for i, m in enumerate(kept) if m["task"] == "emotion"), len(kept))
+        kept[first:first] = entries
+    else:
+        kept += entries
+    manifest["models"] = kept
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def write_card(cfg: ExperimentConfig, dest: Path) -> None:
+    report = json.loads((report_dir(cfg) / "metrics.json").read_text())
+    table = (report_dir(cfg) / "report.md").read_text()
+    i8, fl = report["int8"], report["float"]
+    dest.write_text(CARD_TEMPLATE.read_text().format(
+        name=cfg.export.name, arch=cfg.student.arch, params=f"{report['parameters']:,}",
+        size_kib=f"{i8['size_bytes'] / 1024:.1f}", acc=f"{100 * i8['accuracy']:.2f}",
+        float_acc=f"{100 * fl['accuracy']:.2f}", f1=f"{i8['macro_f1']:.3f}", ece=f"{i8['ece']:.3f}",
+        latency=f"{i8['latency_ms']['p50']:.3f}", teacher_acc="–" if report["teacher_val_accuracy"] is None
+        else f"{100 * report['teacher_val_accuracy']:.2f}", mean=INPUT_MEAN, std=INPUT_STD,
+        box_scale=FACE_CROP["box_scale"], temperature=cfg.distil.temperature, alpha=cfg.distil.alpha,
+        epochs=cfg.student.epochs, lr=cfg.student.lr, batch=cfg.student.batch_size, report_table=table,
+        experiment=cfg.name))
+
+
+def run(cfg: ExperimentConfig, config_path=None) -> list[dict]:
+    models_dir = cfg.export.models_dir
+    dest_dir = models_dir / "emotion"
+    reports = dest_dir / "reports" / cfg.name
+    reports.mkdir(parents=True, exist_ok=True)
+    metrics = json.loads((report_dir(cfg) / "metrics.json").read_text())
+    entries = []
+    for precision, suffix in (("int8", ""), ("float", "_float")):
+        src = tflite_paths(cfg)[precision]
+        dest = dest_dir / f"{cfg.export.name}{suffix}.tflite"
+        shutil.copyfile(src, dest)
+        entries.append(manifest_entry(cfg, f"{cfg.export.name}{suffix}", dest, precision, metrics[precision]))
+    for f in ("metrics.json", "report.md", "confusion.png", "reliability.png"):
+        shutil.copyfile(report_dir(cfg) / f, reports / f)
+    if cfg.export.primary:
+        write_card(cfg, dest_dir / "MODEL_CARD.md")
+    update_manifest(models_dir / "manifest.json", entries, cfg.export.primary)
+    with tracking.tracked_run(cfg, "export", config_path):
+        tracking.log_artifacts(models_dir / "manifest.json", *(models_dir / e["file"] for e in entries))
+    for e in entries:
+        print(f"[export] {e['name']}: models/{e['file']} sha256 {e['sha256'][:12]}…")
+    return entries

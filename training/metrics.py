@@ -1,0 +1,99 @@
+"""Classification metrics and their plots: accuracy, macro-F1, per-class precision/recall, confusion
+matrix, expected calibration error and reliability diagram. numpy only (plots: matplotlib)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from training.data import EMOTIONS
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+def confusion(y: np.ndarray, pred: np.ndarray, k: int = len(EMOTIONS)) -> np.ndarray:
+    """Rows: true class, columns: predicted class."""
+    return np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
+
+
+def calibration(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> tuple[float, list[dict]]:
+    """Expected calibration error of the top-class confidence, and the per-bin table behind it."""
+    conf, correct = probs.max(1), probs.argmax(1) == y
+    edges = np.linspace(0, 1, bins + 1)
+    table, ece = [], 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        in_bin = (conf > lo) & (conf <= hi)
+        if in_bin.any():
+            acc, mean_conf, share = correct[in_bin].mean(), conf[in_bin].mean(), in_bin.mean()
+            ece += share * abs(acc - mean_conf)
+            table.append({"lo": float(lo), "hi": float(hi), "n": int(in_bin.sum()),
+                          "accuracy": float(acc), "confidence": float(mean_conf)})
+    return float(ece), table
+
+
+def classification_report(y: np.ndarray, logits: np.ndarray) -> dict:
+    probs = softmax(logits)
+    pred = probs.argmax(1)
+    cm = confusion(y, pred)
+    tp = np.diag(cm).astype(float)
+    precision = np.divide(tp, cm.sum(0), out=np.zeros_like(tp), where=cm.sum(0) > 0)
+    recall = np.divide(tp, cm.sum(1), out=np.zeros_like(tp), where=cm.sum(1) > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=precision + recall > 0)
+    ece, bins = calibration(probs, y)
+    return {
+        "n": int(len(y)),
+        "accuracy": float((pred == y).mean()),
+        "macro_f1": float(f1.mean()),
+        "per_class": {name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+                      for name, p, r, f, s in zip(EMOTIONS, precision, recall, f1, cm.sum(1))},
+        "confusion": cm.tolist(),
+        "ece": ece,
+        "reliability": bins,
+    }
+
+
+def plot_confusion(cm: np.ndarray, title: str, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=45, ha="right")
+    ax.set_yticks(range(len(EMOTIONS)), EMOTIONS)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(EMOTIONS)):
+        for j in range(len(EMOTIONS)):
+            ax.text(j, i, f"{norm[i, j]:.2f}\n({cm[i, j]})", ha="center", va="center", fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, label="share of true class")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_reliability(bins: list[dict], ece: float, title: str, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    centres = [(b["lo"] + b["hi"]) / 2 for b in bins]
+    ax.bar(centres, [b["accuracy"] for b in bins], width=1 / 15, edgecolor="black", alpha=0.7, label="accuracy")
+    ax.plot([0, 1], [0, 1], "k--", label="perfect calibration")
+    ax.plot(centres, [b["confidence"] for b in bins], "ro", markersize=3, label="mean confidence")
+    ax.set_xlabel("confidence of the top class")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{title} (ECE {ece:.3f})")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
