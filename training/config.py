@@ -77,6 +77,7 @@ class SearchConfig(Strict):
     trials: int = Field(8, gt=0)
     epochs: int = Field(4, gt=0, description="epochs per trial")
     train_subset: int = Field(8000, gt=0)
+    results_dir: Path = Field(Path("training/search_results"), description="where the trial table is kept")
 
 
 class EvaluateConfig(Strict):

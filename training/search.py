@@ -2,7 +2,7 @@
 
 Each trial trains the student for a few epochs on a subset of Training and scores it on PublicTest;
 unpromising trials are pruned after each epoch. The study lives in runs/<name>/search.db (resumable);
-its table is written to training/search_results/<name>.csv to be kept with the code.
+its table is written to search.results_dir (training/search_results/) to be kept with the code.
 """
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ import optuna
 from training import distil, tracking
 from training.config import ExperimentConfig
 from training.data import load_splits
-
-RESULTS_DIR = Path(__file__).with_name("search_results")
 
 
 def suggest(trial: optuna.Trial, cfg: ExperimentConfig) -> ExperimentConfig:
@@ -70,14 +68,15 @@ def run(cfg: ExperimentConfig, config_path=None) -> optuna.Study:
 
     with tracking.tracked_run(cfg, "search", config_path):
         study.optimize(objective, n_trials=cfg.search.trials)
-        RESULTS_DIR.mkdir(exist_ok=True)
-        table = RESULTS_DIR / f"{cfg.name}.csv"
+        results = cfg.search.results_dir
+        results.mkdir(parents=True, exist_ok=True)
+        table = results / f"{cfg.name}.csv"
         write_table(study, table)
         best = {"val_accuracy": study.best_value, "params": study.best_params,
                 "trials": len(study.trials), "epochs_per_trial": cfg.search.epochs,
                 "train_subset": len(subset)}
-        (RESULTS_DIR / f"{cfg.name}_best.json").write_text(json.dumps(best, indent=1) + "\n")
+        (results / f"{cfg.name}_best.json").write_text(json.dumps(best, indent=1) + "\n")
         tracking.log_summary({"best_val_acc": study.best_value})
-        tracking.log_artifacts(table, RESULTS_DIR / f"{cfg.name}_best.json")
+        tracking.log_artifacts(table, results / f"{cfg.name}_best.json")
     print(f"[search] best val accuracy {study.best_value:.4f} with {study.best_params} -> {table}")
     return study

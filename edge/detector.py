@@ -1,0 +1,154 @@
+"""BlazeFace face detection: letterbox, inference, anchor decoding, weighted non-max suppression.
+
+Follows MediaPipe's face_detection_short_range graph: SSD anchors (strides 8,16,16,16, fixed size),
+box and 6 keypoints relative to anchors (scale 128), sigmoid scores clipped at +-100, weighted NMS
+with IoU 0.3. Boxes and keypoints come back in frame pixels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.preprocess import dequantize, normalise, quantize
+from edge.tflite import load_interpreter
+
+KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear", "left_ear")
+
+
+@dataclass(frozen=True)
+class Face:
+    box: tuple[float, float, float, float]  # x, y, w, h in frame pixels
+    score: float
+    keypoints: np.ndarray  # (6, 2) x, y in frame pixels, in KEYPOINTS order
+
+    def as_dict(self) -> dict:
+        return {"box": [round(v, 1) for v in self.box], "score": round(self.score, 4),
+                "keypoints": {k: [round(float(x), 1), round(float(y), 1)] for k, (x, y) in zip(KEYPOINTS, self.keypoints)}}
+
+
+def ssd_anchors(size: int = 128, strides=(8, 16, 16, 16)) -> np.ndarray:
+    """(N, 2) anchor centres in 0..1; two anchors per layer and cell, layers of equal stride merged."""
+    centres, i = [], 0
+    while i < len(strides):
+        per_cell = 0
+        j = i
+        while j < len(strides) and strides[j] == strides[i]:
+            per_cell += 2
+            j += 1
+        grid = size // strides[i]
+        ys, xs = np.meshgrid((np.arange(grid) + 0.5) / grid, (np.arange(grid) + 0.5) / grid, indexing="ij")
+        cells = np.stack([xs.ravel(), ys.ravel()], 1)
+        centres.append(np.repeat(cells, per_cell, axis=0))
+        i = j
+    return np.concatenate(centres).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How a frame was fitted into the square model input: scale, then centred padding."""
+    scale: float
+    pad_x: float
+    pad_y: float
+    size: int
+
+    @classmethod
+    def fit(cls, width: int, height: int, size: int) -> "Letterbox":
+        scale = min(size / width, size / height)
+        return cls(scale, (size - width * scale) / 2, (size - height * scale) / 2, size)
+
+    def apply(self, frame: np.ndarray) -> np.ndarray:
+        h, w = frame.shape[:2]
+        m = np.float32([[self.scale, 0, self.pad_x], [0, self.scale, self.pad_y]])
+        return cv2.warpAffine(frame, m, (self.size, self.size), flags=cv2.INTER_LINEAR if self.scale >= 1
+                              else cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+    def to_frame(self, xy: np.ndarray) -> np.ndarray:
+        """Normalised (0..1) model coordinates -> frame pixels."""
+        return (xy * self.size - [self.pad_x, self.pad_y]) / self.scale
+
+
+def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, scale: float = 128.0,
+           min_score: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Raw regressors (N,16) and score logits (N,) -> boxes (M,4) as x0,y0,x1,y1, keypoints (M,6,2)
+    in normalised model coordinates and scores (M,), for anchors scoring at least min_score."""
+    scores = 1 / (1 + np.exp(-np.clip(raw_scores.astype(np.float64), -100, 100)))
+    keep = scores >= min_score
+    raw, a, scores = raw_boxes[keep], anchors[keep], scores[keep]
+    centre = raw[:, 0:2] / scale + a
+    half = raw[:, 2:4] / scale / 2
+    boxes = np.concatenate([centre - half, centre + half], 1)
+    keypoints = raw[:, 4:16].reshape(-1, 6, 2) / scale + a[:, None, :]
+    return np.concatenate([boxes, keypoints.reshape(-1, 12), scores[:, None]], 1), scores
+
+
+def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one x0,y0,x1,y1 box with many."""
+    x0, y0 = np.maximum(box[0], boxes[:, 0]), np.maximum(box[1], boxes[:, 1])
+    x1, y1 = np.minimum(box[2], boxes[:, 2]), np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
+    return inter / np.maximum(area(box) + area(boxes) - inter, 1e-9)
+
+
+def weighted_nms(detections: np.ndarray, threshold: float = 0.3) -> list[np.ndarray]:
+    """MediaPipe's weighted NMS: each cluster of overlapping detections (IoU > threshold with the best)
+    becomes one, its coordinates the score-weighted mean of the cluster, its score the best one."""
+    order = np.argsort(-detections[:, -1])
+    remaining, merged = detections[order], []
+    while len(remaining):
+        overlap = iou(remaining[0, :4], remaining[:, :4]) > threshold
+        overlap[0] = True
+        cluster = remaining[overlap]
+        weights = cluster[:, -1:]
+        coords = (cluster[:, :-1] * weights).sum(0) / weights.sum()
+        merged.append(np.append(coords, cluster[0, -1]))
+        remaining = remaining[~overlap]
+    return merged
+
+
+class FaceDetector:
+    """An int8 or float BlazeFace .tflite; ``detect(frame)`` takes a BGR or grey uint8 frame."""
+
+    def __init__(self, path: str | Path, mean: float = 127.5, std: float = 127.5, min_score: float = 0.5,
+                 threads: int = 1):
+        self.interpreter = load_interpreter(path, threads)
+        self.mean, self.std, self.min_score = mean, std, min_score
+        self._in = self.interpreter.get_input_details()[0]
+        self.size = int(self._in["shape"][1])
+        # the converter renames and reorders outputs: tell them apart by shape
+        outputs = sorted(self.interpreter.get_output_details(), key=lambda d: int(d["shape"][-1]))
+        if len(outputs) != 2 or int(outputs[1]["shape"][-1]) != 16:
+            raise ValueError(f"{path}: not a BlazeFace model (outputs {[list(d['shape']) for d in outputs]}).")
+        self._scores, self._boxes = outputs
+        self.anchors = ssd_anchors(self.size, (8, 16, 16, 16) if self.size == 128 else (4,))
+        if len(self.anchors) != int(self._boxes["shape"][1]):
+            raise ValueError(f"{path}: {int(self._boxes['shape'][1])} outputs but {len(self.anchors)} anchors.")
+
+    def _output(self, detail) -> np.ndarray:
+        out = self.interpreter.get_tensor(detail["index"])[0]
+        return dequantize(out, *detail["quantization"]) if out.dtype != np.float32 else out
+
+    def raw(self, model_input: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Run on a letterboxed RGB uint8 model input; returns (regressors (N,16), score logits (N,))."""
+        x = normalise(model_input, self.mean, self.std)[None]
+        if self._in["dtype"] != np.float32:
+            x = quantize(x, *self._in["quantization"], self._in["dtype"])
+        self.interpreter.set_tensor(self._in["index"], x)
+        self.interpreter.invoke()
+        return self._output(self._boxes), self._output(self._scores)[:, 0]
+
+    def detect(self, frame: np.ndarray) -> list[Face]:
+        if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] != 3):
+            raise ValueError(f"frame is {frame.dtype} {frame.shape}; expected uint8 HxWx3 (BGR) or HxW (grey).")
+        rgb = cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB if frame.ndim == 2 else cv2.COLOR_BGR2RGB)
+        box = Letterbox.fit(rgb.shape[1], rgb.shape[0], self.size)
+        detections, _ = decode(*self.raw(box.apply(rgb)), self.anchors, float(self.size), self.min_score)
+        faces = []
+        for d in weighted_nms(detections):
+            (x0, y0), (x1, y1) = box.to_frame(d[0:2]), box.to_frame(d[2:4])
+            faces.append(Face((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), float(d[-1]),
+                              box.to_frame(d[4:16].reshape(6, 2))))
+        return faces

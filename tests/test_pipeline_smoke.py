@@ -1,0 +1,123 @@
+"""The whole training pipeline on a tiny subset with tiny models: teacher, distil, quantize, evaluate,
+export (to a temporary models/), then the shared contract checker on what was exported."""
+import json
+import subprocess
+import sys
+from hashlib import sha256
+
+import pytest
+
+from tests.conftest import ROOT, SHARED
+
+SMOKE = """
+name = "smoke"
+runs_dir = "{tmp}/runs"
+[data]
+train = {{ path = "{data}/fer2013/fer2013_train.npz" }}
+val = {{ path = "{data}/fer2013/fer2013_publictest.npz" }}
+limit = 400
+[teacher]
+width = 8
+seeds = [0]
+epochs = 1
+device = "cpu"
+[student]
+width = 0.25
+epochs = 1
+batch_size = 64
+[distil]
+teacher_logits = "{tmp}/runs/smoke/teacher/teacher_logits.npz"
+[quantize]
+representative_samples = 50
+[search]
+trials = 2
+epochs = 1
+train_subset = 200
+results_dir = "{tmp}/search"
+[export]
+name = "smoke_int8"
+models_dir = "{tmp}/project/models"
+"""
+
+
+def training(*args):
+    return subprocess.run([sys.executable, "-m", "training", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def smoke(shared_data, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("smoke")
+    config = tmp / "smoke.toml"
+    config.write_text(SMOKE.format(tmp=tmp, data=shared_data))
+    for stage in ("teacher", "all"):
+        done = training(stage, "--config", str(config))
+        assert done.returncode == 0, done.stderr[-3000:]
+    return tmp, config
+
+
+def test_export_writes_manifest_files_and_card(smoke):
+    tmp, _ = smoke
+    models = tmp / "project/models"
+    manifest = json.loads((models / "manifest.json").read_text())
+    assert manifest["schema"] == 1
+    names = [m["name"] for m in manifest["models"]]
+    assert names == ["smoke_int8", "smoke_int8_float"]
+    for m in manifest["models"]:
+        assert sha256((models / m["file"]).read_bytes()).hexdigest() == m["sha256"]
+        assert m["labels"] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+        assert m["input"]["height"] == 48 and m["input"]["channels"] == 1
+    card = (models / "emotion/MODEL_CARD.md").read_text()
+    assert "smoke_int8" in card and "{" not in card  # every placeholder filled
+    report = json.loads((models / "emotion/reports/smoke/metrics.json").read_text())
+    assert 0 <= report["int8"]["accuracy"] <= 1 and report["int8"]["n"] == 400
+    assert report["int8"]["latency_ms"]["p50"] > 0 and report["parameters"] > 0
+    assert (models / "emotion/reports/smoke/confusion.png").stat().st_size > 5000
+
+
+def test_every_stage_is_tracked_in_mlflow(smoke):
+    tmp, _ = smoke
+    import mlflow
+    mlflow.set_tracking_uri((tmp / "runs/mlruns").as_uri())
+    runs = mlflow.search_runs(experiment_names=["smoke"], output_format="list")
+    by_stage = {r.data.tags["stage"]: r for r in runs}
+    assert {"teacher-seed0", "distil", "quantize", "evaluate", "export"} <= set(by_stage)
+    distil = by_stage["distil"]
+    assert len(distil.data.params["sha256.train"]) == 64 and distil.data.tags["git_commit"]
+    history = mlflow.MlflowClient().get_metric_history(distil.info.run_id, "val_label_accuracy")
+    assert len(history) == 1  # one point per epoch
+
+
+def test_shared_checker_accepts_the_export(smoke):
+    tmp, _ = smoke
+    done = subprocess.run([sys.executable, str(SHARED / "tools/check_emotion_model.py"), str(tmp / "project")],
+                          capture_output=True, text=True, timeout=300)
+    result = json.loads(done.stdout.strip().splitlines()[-1].removeprefix("RESULT "))
+    assert done.returncode == 0, result
+    assert result["model"]["name"] == "smoke_int8" and result["model"]["input_dtype"] == "int8"
+
+
+def test_search_records_its_trials(smoke):
+    tmp, config = smoke
+    done = training("search", "--config", str(config))
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = (tmp / "search/smoke.csv").read_text().splitlines()
+    assert rows[0].startswith("trial,state,val_accuracy") and len(rows) == 3
+    best = json.loads((tmp / "search/smoke_best.json").read_text())
+    assert set(best["params"]) == {"lr", "weight_decay", "erasing_p", "temperature", "alpha"}
+
+
+def test_bad_config_stops_with_the_key_named(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[data]\ntrain = { path = "a" }\nval = { path = "b" }\n[export]\nname = "x"\n'
+                   '[student]\nwidth_typo = 2\n')
+    done = training("distil", "--config", str(bad))
+    assert done.returncode == 2 and "student.width_typo" in done.stderr
+
+
+def test_missing_dataset_stops_with_a_clear_message(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'name = "x"\n[data]\ntrain = {{ path = "{tmp_path}/none.npz" }}\n'
+                   f'val = {{ path = "{tmp_path}/none.npz" }}\n[export]\nname = "x"\n')
+    done = training("distil", "--config", str(cfg))
+    assert done.returncode == 2 and "none.npz: no such file" in done.stderr

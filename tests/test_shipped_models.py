@@ -1,0 +1,69 @@
+"""The models committed in models/: manifest contract, sha256, and the same predictions under
+ai-edge-litert and under tflite-runtime 2.14 with numpy < 2 (older Pi OS / JetPack images)."""
+import json
+import subprocess
+from hashlib import sha256
+
+import numpy as np
+import pytest
+
+from edge.emotion import EmotionModel
+from edge.tflite import ModelLoadError, load_interpreter, runtime_name
+from tests.conftest import FIXTURES, ROOT
+
+MODELS = ROOT / "models"
+MANIFEST = json.loads((MODELS / "manifest.json").read_text())
+EMOTION = [m for m in MANIFEST["models"] if m["task"] == "emotion"]
+FACES = np.load(FIXTURES / "fer_publictest_70.npz")
+TFLITE_PYTHON = ROOT / ".venv-tflite/bin/python"
+
+
+def test_manifest_follows_the_contract():
+    assert MANIFEST["schema"] == 1 and EMOTION
+    primary = EMOTION[0]
+    assert primary["precision"] == "int8"
+    for m in EMOTION:
+        assert sha256((MODELS / m["file"]).read_bytes()).hexdigest() == m["sha256"], m["file"]
+        assert set(m["input"]) >= {"height", "width", "channels", "mean", "std"}
+        assert m["labels"][:7] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+def test_primary_model_is_small_int8_and_accurate_on_the_fixture():
+    m = EMOTION[0]
+    assert (MODELS / m["file"]).stat().st_size <= 256 * 1024
+    interpreter = load_interpreter(MODELS / m["file"])
+    assert interpreter.get_input_details()[0]["dtype"] == np.int8
+    assert interpreter.get_output_details()[0]["dtype"] == np.int8
+    model = EmotionModel(MODELS / m["file"], m["input"]["mean"], m["input"]["std"], m["labels"])
+    pred = np.array([model.probabilities(f).argmax() for f in FACES["x"]])
+    # 70 PublicTest faces, 10 per class (disgust included): far above chance (1/7), as the card's figures say
+    assert (pred == FACES["y"]).mean() >= 0.5
+
+
+def test_same_predictions_under_tflite_runtime_with_numpy1():
+    if not TFLITE_PYTHON.exists():
+        pytest.fail(f"{TFLITE_PYTHON} is missing: `make test` creates it from requirements/tflite-runtime.txt")
+    done = subprocess.run([str(TFLITE_PYTHON), "tests/tflite_runtime_probe.py", str(MODELS),
+                           str(FIXTURES / "fer_publictest_70.npz")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={"PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    other = json.loads(done.stdout)
+    assert other["runtime"] == "tflite-runtime 2.14.0" and other["numpy"].startswith("1.")
+    assert runtime_name().startswith("ai-edge-litert")
+    for m in EMOTION:
+        model = EmotionModel(MODELS / m["file"], m["input"]["mean"], m["input"]["std"], m["labels"])
+        litert = np.array([model.logits(f) for f in FACES["x"]])
+        theirs = np.array(other["logits"][m["name"]])
+        assert (litert.argmax(1) == theirs.argmax(1)).mean() >= 0.97, m["name"]
+        # int8 kernels may round differently by one quantization step; float ones agree closely
+        step = load_interpreter(MODELS / m["file"]).get_output_details()[0]["quantization"][0] or 1e-3
+        assert np.abs(litert - theirs).max() <= 2 * step + 1e-4, m["name"]
+
+
+def test_corrupt_model_file_is_named_in_the_error(tmp_path):
+    bad = tmp_path / "broken.tflite"
+    bad.write_bytes((MODELS / EMOTION[0]["file"]).read_bytes()[:1000])
+    with pytest.raises(ModelLoadError, match="broken.tflite: not a loadable TFLite model"):
+        load_interpreter(bad)
+    with pytest.raises(ModelLoadError, match="missing.tflite: model file not found"):
+        load_interpreter(tmp_path / "missing.tflite")
