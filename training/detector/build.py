@@ -6,6 +6,7 @@ convert it to full int8 (weights, activations, input, output) calibrated on real
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import cv2
@@ -14,10 +15,14 @@ import tensorflow as tf
 
 from edge.detector import Letterbox
 from edge.preprocess import normalise
-from training.detector.fetch import fetch
+from training.detector.evaluate import evaluate, markdown
+from training.detector.fetch import MODELS, fetch
 from training.detector.rebuild import TfliteGraph
+from training.manifest import sha256, update_manifest
 
 MEAN = STD = 127.5  # BlazeFace takes RGB in [-1, 1]
+MIN_SCORE = 0.5  # MediaPipe's threshold for this model
+CARD = Path(__file__).with_name("model_card.md")
 # Score logits beyond +-8 mean certainty either way (sigmoid 0.9997); clipping them before int8
 # quantization turns the output step from ~1.2 logits into ~0.06 and keeps thresholds meaningful.
 SCORE_CLIP = 8.0
@@ -87,20 +92,47 @@ def to_int8(float_model: Path, calibration: np.ndarray) -> bytes:
     return converter.convert()
 
 
+def manifest_entry(name: str, file: Path, models_dir: Path, precision: str, metrics: dict) -> dict:
+    return {
+        "name": name, "task": "face_detection", "file": file.relative_to(models_dir).as_posix(),
+        "sha256": sha256(file), "version": "1", "precision": precision,
+        "input": {"height": 128, "width": 128, "channels": 3, "mean": MEAN, "std": STD},
+        "labels": ["face"], "min_score": MIN_SCORE, "nms_iou": 0.3,
+        "anchors": {"strides": [8, 16, 16, 16], "offset": 0.5, "scale": 128},
+        "metrics": {k: round(metrics[k]["ap50"], 4) for k in ("wider32", "dlib")},
+        "card": "face_detector/MODEL_CARD.md",
+    }
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", type=Path, default=Path("../shared"))
     ap.add_argument("--models", type=Path, default=Path("models"))
     ap.add_argument("--work", type=Path, default=Path("runs/face_detector"))
     args = ap.parse_args(argv)
-    floats = fetch(args.work)
-    short = floats["short_range"]
+    short = fetch(args.work)["short_range"]
     calibration = representative_inputs(args.shared, TfliteGraph(short).input_shape[1])
     dest = args.models / "face_detector"
     dest.mkdir(parents=True, exist_ok=True)
-    (dest / "blazeface_short_int8.tflite").write_bytes(to_int8(short, calibration))
-    (dest / "blazeface_short_float.tflite").write_bytes(short.read_bytes())
-    print(f"[detector] {dest / 'blazeface_short_int8.tflite'} and the float original written")
+    files = {"int8": dest / "blazeface_short_int8.tflite", "float": dest / "blazeface_short_float.tflite"}
+    files["int8"].write_bytes(to_int8(short, calibration))
+    files["float"].write_bytes(short.read_bytes())
+
+    report = evaluate(files, args.shared, MIN_SCORE)
+    (dest / "reports").mkdir(exist_ok=True)
+    (dest / "reports/metrics.json").write_text(json.dumps(report, indent=1) + "\n")
+    (dest / "reports/report.md").write_text(markdown(report))
+    q, f = report["models"]["int8"], report["models"]["float"]
+    (dest / "MODEL_CARD.md").write_text(CARD.read_text().format(
+        source_sha=MODELS["short_range"][1], score_clip=SCORE_CLIP, reg_clip=REGRESSOR_CLIP,
+        reg_step=2 * REGRESSOR_CLIP / 255, calibration=len(calibration), size_kib=f"{q['size_bytes'] / 1024:.1f}",
+        float_kib=f"{f['size_bytes'] / 1024:.1f}", latency=f"{q['latency_ms']:.3f}",
+        ratio=q["latency_ms"] / f["latency_ms"], min_score=MIN_SCORE, report=markdown(report)))
+    update_manifest(args.models / "manifest.json",
+                    [manifest_entry("blazeface_short_int8", files["int8"], args.models, "int8", q)], primary=True)
+    update_manifest(args.models / "manifest.json",
+                    [manifest_entry("blazeface_short_float", files["float"], args.models, "float", f)], primary=False)
+    print(markdown(report))
 
 
 if __name__ == "__main__":

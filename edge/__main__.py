@@ -1,0 +1,74 @@
+"""python -m edge <command>
+
+  detect IMAGE... [--json] [--min-score S] [--draw DIR] [--model NAME]   faces per image
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+
+from edge.detector import FaceDetector
+from edge.manifest import model_entry
+from edge.tflite import ModelLoadError
+
+
+def detect(args) -> int:
+    entry, path = model_entry("face_detection", args.model)
+    detector = FaceDetector(path, entry["input"]["mean"], entry["input"]["std"],
+                            args.min_score if args.min_score is not None else entry.get("min_score", 0.5))
+    results, failed = [], 0
+    for image in args.images:
+        frame = cv2.imread(str(image))
+        if frame is None:
+            print(f"error: {image}: not a readable image", file=sys.stderr)
+            failed += 1
+            continue
+        faces = detector.detect(frame)
+        results.append({"image": str(image), "width": frame.shape[1], "height": frame.shape[0],
+                        "faces": [f.as_dict() for f in faces]})
+        if args.draw:
+            args.draw.mkdir(parents=True, exist_ok=True)
+            for f in faces:
+                x, y, w, h = (int(round(v)) for v in f.box)
+                cv2.rectangle(frame, (x, y), (x + w, y + h), (0, 200, 0), 2)
+                cv2.putText(frame, f"{f.score:.2f}", (x, max(y - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 200, 0), 1)
+                for kx, ky in f.keypoints:
+                    cv2.circle(frame, (int(kx), int(ky)), 2, (0, 0, 255), -1)
+            cv2.imwrite(str(args.draw / Path(image).name), frame)
+    if args.json:
+        print(json.dumps({"model": entry["name"], "images": results}, indent=1))
+    else:
+        print(f"{'image':40} {'face':>4} {'x':>7} {'y':>7} {'w':>7} {'h':>7} {'score':>6}")
+        for r in results:
+            if not r["faces"]:
+                print(f"{Path(r['image']).name:40} {'-':>4}")
+            for i, f in enumerate(r["faces"]):
+                x, y, w, h = f["box"]
+                print(f"{Path(r['image']).name:40} {i:>4} {x:>7.1f} {y:>7.1f} {w:>7.1f} {h:>7.1f} {f['score']:>6.3f}")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m edge", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("detect", help="find faces in images")
+    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--min-score", type=float, help="score threshold (default: the model's)")
+    p.add_argument("--draw", type=Path, metavar="DIR", help="write annotated copies here")
+    p.add_argument("--model", help="manifest name of the detector (default: the first one)")
+    args = parser.parse_args(argv)
+    try:
+        return {"detect": detect}[args.command](args)
+    except ModelLoadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Evaluate face detectors float vs int8: AP@0.5 and recall at the shipped threshold on the shared
+face-detection sets, agreement of int8 with float on video frames, latency on one thread."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.detector import FaceDetector, iou
+
+AP_MIN_SCORE = 0.3  # detections kept for the precision-recall curve
+MIN_FACE = 32  # WIDER faces smaller than this (shorter side) are "ignore" regions, neither hit nor miss
+
+
+def load_set(folder: Path, min_face: int | None) -> list[dict]:
+    images = []
+    for a in json.loads((folder / "annotations.json").read_text()):
+        boxes = np.array(a["boxes"], float).reshape(-1, 4)
+        boxes[:, 2:] += boxes[:, :2]  # x0,y0,x1,y1
+        attrs = np.array(a.get("attrs", [[0] * 6] * len(boxes))).reshape(-1, 6)
+        sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        positive = np.ones(len(boxes), bool) if min_face is None else (sides >= min_face) & (attrs[:, 3] == 0)
+        images.append({"image": cv2.imread(str(folder / a["file"])), "boxes": boxes, "positive": positive})
+    return images
+
+
+def average_precision(detector: FaceDetector, images: list[dict], shipped_score: float) -> dict:
+    """VOC all-point AP at IoU 0.5; a detection on an ignored face counts as neither TP nor FP."""
+    scored, npos, hits_at_shipped = [], 0, 0
+    for item in images:
+        gt, positive = item["boxes"], item["positive"]
+        npos += int(positive.sum())
+        faces = sorted(detector.detect(item["image"]), key=lambda f: -f.score)
+        taken = np.zeros(len(gt), bool)
+        for f in faces:
+            box = np.array([f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]])
+            overlaps = iou(box, gt) if len(gt) else np.zeros(0)
+            best = int(overlaps.argmax()) if len(gt) else -1
+            if best >= 0 and overlaps[best] >= 0.5:
+                if not positive[best]:
+                    continue
+                if not taken[best]:
+                    taken[best] = True
+                    scored.append((f.score, 1))
+                    hits_at_shipped += f.score >= shipped_score
+                    continue
+            scored.append((f.score, 0))
+    scored.sort(key=lambda s: -s[0])
+    tp = np.cumsum([s[1] for s in scored])
+    fp = np.cumsum([1 - s[1] for s in scored])
+    recall = tp / max(npos, 1)
+    precision = tp / np.maximum(tp + fp, 1)
+    mrec = np.concatenate([[0], recall, [1]])
+    mpre = np.concatenate([[0], precision, [0]])
+    for i in range(len(mpre) - 2, -1, -1):
+        mpre[i] = max(mpre[i], mpre[i + 1])
+    steps = np.where(mrec[1:] != mrec[:-1])[0]
+    ap = float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
+    false_pos = sum(1 for s, hit in scored if not hit and s >= shipped_score)
+    return {"ap50": ap, "recall_at_shipped": hits_at_shipped / max(npos, 1), "false_positives_at_shipped": false_pos,
+            "positives": npos}
+
+
+def video_frames(videos: list[Path], every: int = 5) -> list[np.ndarray]:
+    frames = []
+    for v in videos:
+        cap = cv2.VideoCapture(str(v))
+        i = 0
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if i % every == 0:
+                frames.append(frame)
+            i += 1
+        cap.release()
+    return frames
+
+
+def agreement(reference: FaceDetector, candidate: FaceDetector, frames: list[np.ndarray]) -> dict:
+    """Match each reference face to the candidate's best-overlapping one (IoU >= 0.5)."""
+    ious, score_diffs, missed, extra = [], [], 0, 0
+    for frame in frames:
+        ref, cand = reference.detect(frame), candidate.detect(frame)
+        boxes = np.array([[f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]] for f in cand]).reshape(-1, 4)
+        used = set()
+        for f in ref:
+            box = np.array([f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]])
+            overlaps = iou(box, boxes) if len(boxes) else np.zeros(0)
+            k = int(overlaps.argmax()) if len(boxes) else -1
+            if k < 0 or overlaps[k] < 0.5:
+                missed += 1
+                continue
+            used.add(k)
+            ious.append(float(overlaps[k]))
+            score_diffs.append(abs(f.score - cand[k].score))
+        extra += len(cand) - len(used)
+    return {"frames": len(frames), "matched": len(ious), "missed": missed, "extra": extra,
+            "iou_mean": float(np.mean(ious)) if ious else 0.0, "iou_median": float(np.median(ious)) if ious else 0.0,
+            "score_diff_mean": float(np.mean(score_diffs)) if score_diffs else 0.0}
+
+
+def latency_ms(detector: FaceDetector, runs: int = 300) -> float:
+    x = np.zeros((detector.size, detector.size, 3), np.uint8)
+    for _ in range(30):
+        detector.raw(x)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        detector.raw(x)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1000)
+
+
+def evaluate(models: dict[str, Path], shared: Path, shipped_score: float = 0.5) -> dict:
+    data = shared / "data"
+    sets = {"wider32": load_set(data / "face_detection/wider_face_val_subset", MIN_FACE),
+            "dlib": load_set(data / "face_detection/dlib_pascal_faces", None)}
+    frames = video_frames(sorted((data / "media/videos").glob("*.mp4")))
+    report = {"shipped_min_score": shipped_score, "models": {}}
+    for kind, path in models.items():
+        ap_detector = FaceDetector(path, min_score=AP_MIN_SCORE)
+        report["models"][kind] = {"file": path.name, "size_bytes": path.stat().st_size,
+                                  "latency_ms": latency_ms(FaceDetector(path)),
+                                  **{name: average_precision(ap_detector, images, shipped_score)
+                                     for name, images in sets.items()}}
+    report["int8_vs_float_video"] = agreement(FaceDetector(models["float"], min_score=shipped_score),
+                                              FaceDetector(models["int8"], min_score=shipped_score), frames)
+    return report
+
+
+def markdown(report: dict) -> str:
+    f, q = report["models"]["float"], report["models"]["int8"]
+    a = report["int8_vs_float_video"]
+    lines = ["| | float (MediaPipe original) | int8 (shipped) |", "|---|---|---|"]
+    for name, label in (("wider32", "WIDER val subset, faces >= 32 px"), ("dlib", "dlib PASCAL faces")):
+        lines.append(f"| AP@0.5, {label} | {f[name]['ap50']:.4f} | {q[name]['ap50']:.4f} |")
+        lines.append(f"| recall at score >= {report['shipped_min_score']}, {label} | {f[name]['recall_at_shipped']:.4f} "
+                     f"| {q[name]['recall_at_shipped']:.4f} |")
+        lines.append(f"| false positives at score >= {report['shipped_min_score']}, {label} | "
+                     f"{f[name]['false_positives_at_shipped']} | {q[name]['false_positives_at_shipped']} |")
+    lines.append(f"| latency, one thread, median | {f['latency_ms']:.3f} ms | {q['latency_ms']:.3f} ms "
+                 f"({q['latency_ms'] / f['latency_ms']:.2f}x) |")
+    lines.append(f"| file | {f['size_bytes'] / 1024:.1f} KiB | {q['size_bytes'] / 1024:.1f} KiB |")
+    lines += ["", f"int8 vs float on {a['frames']} frames of the shared videos (every 5th frame): {a['matched']} faces "
+              f"matched, mean IoU {a['iou_mean']:.3f} (median {a['iou_median']:.3f}), mean score difference "
+              f"{a['score_diff_mean']:.3f}, {a['missed']} float faces missed, {a['extra']} extra int8 detections."]
+    return "\n".join(lines) + "\n"
