@@ -1,0 +1,114 @@
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.crop import CropSpec, eye_angle, face_crop
+from edge.detector import Face, FaceDetector, Letterbox, decode, ssd_anchors, weighted_nms
+from edge.manifest import model_entry
+from edge.tflite import ModelLoadError
+from tests.conftest import ROOT
+
+ENTRY, MODEL = model_entry("face_detection")
+
+
+def test_anchors_match_mediapipe_layout():
+    a = ssd_anchors()
+    assert a.shape == (896, 2)
+    assert np.allclose(a[0], [0.5 / 16, 0.5 / 16]) and np.allclose(a[1], a[0])  # 2 per cell at stride 8
+    assert np.allclose(a[512], [0.5 / 8, 0.5 / 8]) and np.allclose(a[512:518], a[512])  # 6 per cell at 16
+
+
+def test_decode_and_weighted_nms_on_known_outputs():
+    anchors = np.array([[0.5, 0.5], [0.52, 0.5], [0.1, 0.1]], np.float32)
+    raw = np.zeros((3, 16), np.float32)
+    raw[:, 2:4] = 32  # 32/128 = a quarter of the input wide and high
+    raw[1, 0] = -2.56  # centre moved back by 0.02: the same face as anchor 0
+    raw[:, 4:6] = [-8, -8]  # first keypoint up-left of the anchor
+    scores = np.array([3.0, 1.0, -5.0])  # sigmoid 0.95, 0.73, 0.007
+    detections, kept = decode(raw, scores, anchors, 128.0, 0.5)
+    assert len(detections) == 2 and np.allclose(kept, 1 / (1 + np.exp(-scores[:2])))
+    assert np.allclose(detections[0, :4], [0.375, 0.375, 0.625, 0.625])
+    assert np.allclose(detections[0, 4:6], [0.4375, 0.4375])
+    merged = weighted_nms(detections, 0.3)
+    assert len(merged) == 1 and merged[0][-1] == pytest.approx(kept[0])
+    assert np.allclose(merged[0][:4], [0.375, 0.375, 0.625, 0.625], atol=1e-6)
+
+
+def test_letterbox_maps_back_to_frame_pixels():
+    box = Letterbox.fit(640, 480, 128)
+    assert box.scale == pytest.approx(0.2) and box.pad_y == pytest.approx(16)
+    assert np.allclose(box.to_frame(np.array([[0.5, 0.5]])), [[320, 240]])
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return FaceDetector(MODEL, ENTRY["input"]["mean"], ENTRY["input"]["std"], ENTRY["min_score"])
+
+
+def test_finds_the_face_in_single_face_photos_and_nothing_in_blank_frames(shared_data, detector):
+    for name in ("pyfeat_single_face", "facerec_obama", "pyfeat_surprise_white"):
+        frame = cv2.imread(str(shared_data / f"media/photos/{name}.jpg"))
+        faces = detector.detect(frame)
+        assert len(faces) >= 1, name
+        x, y, w, h = faces[0].box
+        assert 0.1 * frame.shape[1] < w < frame.shape[1] and 0 <= x + w / 2 <= frame.shape[1], name
+    for blank in (np.zeros((480, 640, 3), np.uint8), np.full((480, 640, 3), 255, np.uint8)):
+        assert detector.detect(blank) == []
+
+
+def test_bad_frames_are_refused_clearly(detector):
+    with pytest.raises(ValueError, match="expected uint8 HxWx3"):
+        detector.detect(np.zeros((480, 640, 3), np.float32))
+    with pytest.raises(ValueError, match="expected uint8 HxWx3"):
+        detector.detect(np.zeros((480, 640, 4), np.uint8))
+
+
+@pytest.mark.parametrize("box", [(-40, -40, 120, 120), (600, 440, 100, 100), (10, 10, 2, 2), (-500, -500, 2000, 2000)])
+def test_crops_at_edges_and_of_tiny_or_huge_faces(box):
+    frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    x, y, w, h = box
+    keypoints = np.array([[x + 0.3 * w, y + 0.4 * h], [x + 0.7 * w, y + 0.4 * h]] + [[x, y]] * 4)
+    crop = face_crop(frame, Face(box, 0.9, keypoints))
+    assert crop.shape == (48, 48) and crop.dtype == np.uint8
+
+
+def test_crop_levels_the_eyes():
+    frame = np.zeros((200, 200), np.uint8)
+    cv2.line(frame, (50, 50), (150, 150), 255, 3)  # a diagonal: the eye line of a face tilted 45 degrees
+    face = Face((50, 50, 100, 100), 0.9, np.array([[60, 60], [140, 140]] + [[0, 0]] * 4, float))
+    assert eye_angle(face) == pytest.approx(np.pi / 4)
+    crop = face_crop(frame, face, CropSpec(box_scale=1.0, center_shift_y=0.0))
+    rows = crop.sum(1)
+    assert rows.argmax() in range(22, 26)  # the diagonal became a horizontal line through the middle
+
+
+def test_corrupt_or_mismatched_model_names_the_file(tmp_path):
+    models = tmp_path / "models"
+    (models / "face_detector").mkdir(parents=True)
+    broken = models / ENTRY["file"]
+    broken.write_bytes(MODEL.read_bytes()[:5000])
+    (models / "manifest.json").write_text(json.dumps({"schema": 1, "models": [ENTRY]}))
+    with pytest.raises(ModelLoadError, match=r"blazeface_short_int8.tflite: sha256 .* does not match"):
+        model_entry("face_detection", models_dir=models)
+    with pytest.raises(ModelLoadError, match="blazeface_short_int8.tflite: not a loadable TFLite model"):
+        FaceDetector(broken)
+    with pytest.raises(ModelLoadError, match="no emotion model"):
+        model_entry("emotion", models_dir=models)
+
+
+def test_detect_cli_json_and_table(shared_data, tmp_path):
+    photo = shared_data / "media/photos/facerec_two_people.jpg"
+    done = subprocess.run([sys.executable, "-m", "edge", "detect", str(photo), "--json", "--draw", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    faces = out["images"][0]["faces"]
+    assert len(faces) == 2 and all(len(f["box"]) == 4 and len(f["keypoints"]) == 6 for f in faces)
+    assert (tmp_path / photo.name).exists()
+    table = subprocess.run([sys.executable, "-m", "edge", "detect", str(photo), "--min-score", "0.99"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert table.returncode == 0 and table.stdout.splitlines()[1].split() == ["facerec_two_people.jpg", "-"]
