@@ -40,14 +40,19 @@ def test_primary_model_is_small_int8_and_accurate_on_the_fixture():
     assert (pred == FACES["y"]).mean() >= 0.5
 
 
-def test_same_predictions_under_tflite_runtime_with_numpy1():
+@pytest.fixture(scope="module")
+def tflite_runtime_output() -> dict:
     if not TFLITE_PYTHON.exists():
         pytest.fail(f"{TFLITE_PYTHON} is missing: `make test` creates it from requirements/tflite-runtime.txt")
     done = subprocess.run([str(TFLITE_PYTHON), "tests/tflite_runtime_probe.py", str(MODELS),
                            str(FIXTURES / "fer_publictest_70.npz")], cwd=ROOT, capture_output=True, text=True,
                           timeout=300, env={"PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr[-2000:]
-    other = json.loads(done.stdout)
+    return json.loads(done.stdout)
+
+
+def test_same_predictions_under_tflite_runtime_with_numpy1(tflite_runtime_output):
+    other = tflite_runtime_output
     assert other["runtime"] == "tflite-runtime 2.14.0" and other["numpy"].startswith("1.")
     assert runtime_name().startswith("ai-edge-litert")
     for m in EMOTION:
@@ -58,6 +63,26 @@ def test_same_predictions_under_tflite_runtime_with_numpy1():
         # int8 kernels may round differently by one quantization step; float ones agree closely
         step = load_interpreter(MODELS / m["file"]).get_output_details()[0]["quantization"][0] or 1e-3
         assert np.abs(litert - theirs).max() <= 2 * step + 1e-4, m["name"]
+
+
+def test_detectors_find_the_same_faces_under_tflite_runtime_with_numpy1(tflite_runtime_output):
+    from edge.detector import FaceDetector, iou
+    from tests.tflite_runtime_probe import detection_frames
+    frames = detection_frames(FACES["x"])
+    for m in (m for m in MANIFEST["models"] if m["task"] == "face_detection"):
+        detector = FaceDetector(MODELS / m["file"], m["input"]["mean"], m["input"]["std"], m["min_score"])
+        both = 0
+        for frame, theirs in zip(frames, tflite_runtime_output["faces"][m["name"]]):
+            ours = detector.detect(frame)
+            if ours and theirs:
+                # the runtimes' int8 kernels round differently (score logits differ by ~0.7 on average),
+                # so compare the best face of each, not every weak candidate
+                a = max(ours, key=lambda f: f.score).box
+                b = max(theirs, key=lambda f: f["score"])["box"]
+                to_corners = lambda x: np.array([x[0], x[1], x[0] + x[2], x[1] + x[3]])  # noqa: E731
+                assert iou(to_corners(a), to_corners(b)[None])[0] > 0.6, m["name"]
+                both += 1
+        assert both >= 15, (m["name"], both)  # the one face in each frame is found under both runtimes
 
 
 def test_corrupt_model_file_is_named_in_the_error(tmp_path):
