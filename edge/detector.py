@@ -48,27 +48,35 @@ def ssd_anchors(size: int = 128, strides=(8, 16, 16, 16)) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Letterbox:
-    """How a frame was fitted into the square model input: scale, then centred padding."""
-    scale: float
-    pad_x: float
-    pad_y: float
+    """How a frame was fitted into the square model input: resized to (width, height), keeping its
+    aspect, then padded with black by whole pixels (pad_x, pad_y) on the left and top."""
+    frame_width: int
+    frame_height: int
+    width: int
+    height: int
+    pad_x: int
+    pad_y: int
     size: int
 
     @classmethod
-    def fit(cls, width: int, height: int, size: int) -> "Letterbox":
-        scale = min(size / width, size / height)
-        return cls(scale, (size - width * scale) / 2, (size - height * scale) / 2, size)
+    def fit(cls, frame_width: int, frame_height: int, size: int) -> "Letterbox":
+        scale = min(size / frame_width, size / frame_height)
+        w, h = max(1, round(frame_width * scale)), max(1, round(frame_height * scale))
+        return cls(frame_width, frame_height, w, h, (size - w) // 2, (size - h) // 2, size)
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
-        h, w = frame.shape[:2]
-        m = np.float32([[self.scale, 0, self.pad_x], [0, self.scale, self.pad_y]])
-        return cv2.warpAffine(frame, m, (self.size, self.size), flags=cv2.INTER_LINEAR if self.scale >= 1
-                              else cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        # area averaging when shrinking: a 640x480 camera frame shrinks 5x, and plain bilinear
+        # sampling would alias fine detail into noise that the int8 detector reacts to
+        shrink = self.width < self.frame_width
+        resized = cv2.resize(frame, (self.width, self.height),
+                             interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        return cv2.copyMakeBorder(resized, self.pad_y, self.size - self.height - self.pad_y, self.pad_x,
+                                  self.size - self.width - self.pad_x, cv2.BORDER_CONSTANT, value=0)
 
     def to_frame(self, xy: np.ndarray) -> np.ndarray:
         """Normalised (0..1) model coordinates -> frame pixels."""
-        return (xy * self.size - [self.pad_x, self.pad_y]) / self.scale
-
+        scale = np.array([self.width / self.frame_width, self.height / self.frame_height])
+        return (xy * self.size - [self.pad_x, self.pad_y]) / scale
 
 def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, scale: float = 128.0,
            min_score: float = 0.5) -> tuple[np.ndarray, np.ndarray]:

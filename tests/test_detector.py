@@ -40,8 +40,10 @@ def test_decode_and_weighted_nms_on_known_outputs():
 
 def test_letterbox_maps_back_to_frame_pixels():
     box = Letterbox.fit(640, 480, 128)
-    assert box.scale == pytest.approx(0.2) and box.pad_y == pytest.approx(16)
+    assert (box.width, box.height, box.pad_x, box.pad_y) == (128, 96, 0, 16)
     assert np.allclose(box.to_frame(np.array([[0.5, 0.5]])), [[320, 240]])
+    image = box.apply(np.full((480, 640, 3), 200, np.uint8))
+    assert image.shape == (128, 128, 3) and image[:16].max() == 0 and image[16:112].min() == 200
 
 
 @pytest.fixture(scope="module")
