@@ -16,8 +16,8 @@ from edge.detector import Face
 
 @dataclass(frozen=True)
 class CropSpec:
-    box_scale: float = 1.17
-    center_shift_y: float = -0.08
+    box_scale: float = 1.2
+    center_shift_y: float = -0.05
     align_eyes: bool = True
     size: int = 48
 
