@@ -1,0 +1,43 @@
+import json
+
+import pytest
+
+from edge.manifest import model_entry
+from edge.tflite import ModelLoadError
+from training.manifest import sha256, update_manifest
+
+
+def entry(name, task, file="x.tflite"):
+    return {"name": name, "task": task, "file": file, "sha256": "0" * 64}
+
+
+def names(path):
+    return [m["name"] for m in json.loads(path.read_text())["models"]]
+
+
+def test_primary_models_go_first_in_their_task_and_entries_are_replaced_by_name(tmp_path):
+    path = tmp_path / "manifest.json"
+    update_manifest(path, [entry("det", "face_detection")], primary=True)
+    update_manifest(path, [entry("base", "emotion"), entry("base_float", "emotion")], primary=False)
+    update_manifest(path, [entry("student", "emotion"), entry("student_float", "emotion")], primary=True)
+    assert names(path) == ["det", "student", "student_float", "base", "base_float"]
+    update_manifest(path, [dict(entry("student", "emotion"), version="2")], primary=True)
+    manifest = json.loads(path.read_text())
+    assert manifest["schema"] == 1 and names(path) == ["det", "student", "student_float", "base", "base_float"]
+    assert manifest["models"][1]["version"] == "2"
+
+
+def test_edge_reads_back_what_training_wrote_and_checks_sha256(tmp_path):
+    model = tmp_path / "emotion/m.tflite"
+    model.parent.mkdir()
+    model.write_bytes(b"model bytes")
+    update_manifest(tmp_path / "manifest.json", [dict(entry("m", "emotion", "emotion/m.tflite"), sha256=sha256(model))],
+                    primary=True)
+    got, path = model_entry("emotion", models_dir=tmp_path)
+    assert got["name"] == "m" and path == model
+    model.write_bytes(b"tampered")
+    with pytest.raises(ModelLoadError, match=r"m.tflite: sha256 .* does not match the manifest"):
+        model_entry("emotion", models_dir=tmp_path)
+    (tmp_path / "manifest.json").write_text("{broken")
+    with pytest.raises(ModelLoadError, match="manifest.json: not valid JSON"):
+        model_entry("emotion", models_dir=tmp_path)
