@@ -71,6 +71,8 @@ class DistilConfig(Strict):
 
 class QuantizeConfig(Strict):
     representative_samples: int = Field(500, gt=0, description="real training faces used to calibrate int8 ranges")
+    mirror_average: bool = Field(False, description="ship logits averaged over the face and its mirror image "
+                                 "(one file, twice the compute)")
 
 
 class SearchConfig(Strict):
