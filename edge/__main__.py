@@ -1,5 +1,7 @@
 """python -m edge <command>
 
+  run [--config FILE] [--source SPEC]                                     the daemon
+  config --check FILE | --dump [FILE] | --schema                          check or show the configuration
   detect IMAGE... [--json] [--min-score S] [--draw DIR] [--model NAME]   faces per image
 """
 from __future__ import annotations
@@ -11,8 +13,10 @@ from pathlib import Path
 
 import cv2
 
+from edge.config import ConfigError, dump, json_schema, load_config
 from edge.detector import FaceDetector
 from edge.manifest import model_entry
+from edge.sources import SourceError
 from edge.tflite import ModelLoadError
 
 
@@ -52,10 +56,42 @@ def detect(args) -> int:
     return 1 if failed else 0
 
 
+def run(args) -> int:
+    import logging
+
+    from edge.app import Daemon
+    config = load_config(args.config)
+    if args.source:
+        config = config.model_copy(update={"source": config.source.model_copy(update={"spec": args.source})})
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return Daemon(config).run()
+
+
+def config_command(args) -> int:
+    if args.schema:
+        print(json.dumps(json_schema(), indent=1))
+        return 0
+    config = load_config(args.check or args.dump)
+    if args.check:
+        print(f"{args.check}: ok")
+    else:
+        print(dump(config), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edge", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+    r = commands.add_parser("run", help="run the daemon")
+    r.add_argument("--config", type=Path, help="TOML config file (default: built-in defaults)")
+    r.add_argument("--source", help="override source.spec: a video, image folder, /dev/videoN, picamera2, ...")
+    c = commands.add_parser("config", help="check or show the configuration")
+    what = c.add_mutually_exclusive_group(required=True)
+    what.add_argument("--check", type=Path, metavar="FILE", help="validate FILE")
+    what.add_argument("--dump", type=Path, nargs="?", const=None, default=False, metavar="FILE",
+                      help="print the effective configuration (defaults, FILE, environment)")
+    what.add_argument("--schema", action="store_true", help="print the JSON schema")
     p = commands.add_parser("detect", help="find faces in images")
     p.add_argument("images", nargs="+", type=Path)
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -64,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="manifest name of the detector (default: the first one)")
     args = parser.parse_args(argv)
     try:
-        return {"detect": detect}[args.command](args)
-    except ModelLoadError as e:
+        return {"run": run, "config": config_command, "detect": detect}[args.command](args)
+    except (ModelLoadError, ConfigError, SourceError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -148,15 +148,23 @@ class FaceDetector:
         self.interpreter.invoke()
         return self._output(self._boxes), self._output(self._scores)[:, 0]
 
-    def detect(self, frame: np.ndarray) -> list[Face]:
+    def prepare(self, frame: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        """BGR or grey uint8 frame -> letterboxed RGB model input and how it was fitted."""
         if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] != 3):
             raise ValueError(f"frame is {frame.dtype} {frame.shape}; expected uint8 HxWx3 (BGR) or HxW (grey).")
         rgb = cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB if frame.ndim == 2 else cv2.COLOR_BGR2RGB)
         box = Letterbox.fit(rgb.shape[1], rgb.shape[0], self.size)
-        detections, _ = decode(*self.raw(box.apply(rgb)), self.anchors, float(self.size), self.min_score)
+        return box.apply(rgb), box
+
+    def infer(self, model_input: np.ndarray, box: Letterbox) -> list[Face]:
+        """Run the model on a prepared input and decode its faces into frame pixels."""
+        detections, _ = decode(*self.raw(model_input), self.anchors, float(self.size), self.min_score)
         faces = []
         for d in weighted_nms(detections):
             (x0, y0), (x1, y1) = box.to_frame(d[0:2]), box.to_frame(d[2:4])
             faces.append(Face((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), float(d[-1]),
                               box.to_frame(d[4:16].reshape(6, 2))))
         return faces
+
+    def detect(self, frame: np.ndarray) -> list[Face]:
+        return self.infer(*self.prepare(frame))

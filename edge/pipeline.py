@@ -1,0 +1,99 @@
+"""One frame through the appliance: detect -> crop -> classify -> track -> smooth -> primary face.
+
+Every stage is timed on every frame (the bench and the dashboard read the same figures). Frames are
+given as (image, timestamp); where they come from is the sources' business.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.crop import CropSpec, face_crop
+from edge.detector import FaceDetector
+from edge.emotion import EmotionModel
+from edge.tracker import Tracker, primary_index, smoothed
+
+STAGES = ("preprocess", "detect", "crop", "classify", "track")
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    smoothing_window_s: float = 1.0
+    track_iou: float = 0.3
+    track_max_missed: int = 15
+    uncertain_below: float = 0.4  # smoothed top probability under this reads "uncertain", not a class
+    max_faces: int = 4
+
+
+@dataclass
+class FaceResult:
+    id: int
+    box: tuple[float, float, float, float]
+    score: float
+    label: str  # an expression, or "uncertain"
+    confidence: float
+    probabilities: dict[str, float]  # smoothed over the window
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "box": [round(v, 1) for v in self.box], "score": round(self.score, 3),
+                "label": self.label, "confidence": round(self.confidence, 3),
+                "probabilities": {k: round(v, 3) for k, v in self.probabilities.items()}}
+
+
+@dataclass
+class FrameResult:
+    index: int
+    timestamp: float
+    width: int
+    height: int
+    faces: list[FaceResult]
+    primary_id: int | None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"index": self.index, "timestamp": self.timestamp, "width": self.width, "height": self.height,
+                "faces": [f.as_dict() for f in self.faces], "primary_id": self.primary_id,
+                "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()}}
+
+
+class Pipeline:
+    def __init__(self, detector: FaceDetector, emotion: EmotionModel, crop: CropSpec,
+                 settings: PipelineSettings = PipelineSettings()):
+        self.detector, self.emotion, self.crop, self.settings = detector, emotion, crop, settings
+        self.tracker = Tracker(settings.track_iou, settings.track_max_missed)
+        self.processed = 0
+
+    def process(self, image: np.ndarray, timestamp: float, index: int = 0) -> FrameResult:
+        timings, t = {}, time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal t
+            now = time.perf_counter()
+            timings[stage] = (now - t) * 1000
+            t = now
+
+        model_input, box = self.detector.prepare(image)
+        lap("preprocess")
+        faces = sorted(self.detector.infer(model_input, box), key=lambda f: -f.box[2] * f.box[3])
+        faces = faces[:self.settings.max_faces]
+        lap("detect")
+        crops = [face_crop(image, f, self.crop) for f in faces]
+        lap("crop")
+        probabilities = [self.emotion.probabilities(c) for c in crops]
+        lap("classify")
+        tracks = self.tracker.update([f.box for f in faces])
+        results = []
+        for face, track, p in zip(faces, tracks, probabilities):
+            mean = smoothed(track, p, timestamp, self.settings.smoothing_window_s)
+            top = int(mean.argmax())
+            label = self.emotion.labels[top] if mean[top] >= self.settings.uncertain_below else "uncertain"
+            results.append(FaceResult(track.id, face.box, face.score, label, float(mean[top]),
+                                      dict(zip(self.emotion.labels, map(float, mean)))))
+        primary = primary_index([f.box for f in faces], image.shape[1], image.shape[0])
+        lap("track")
+        timings["total"] = sum(timings.values())
+        self.processed += 1
+        return FrameResult(index, timestamp, image.shape[1], image.shape[0], results,
+                           None if primary is None else results[primary].id, timings)

@@ -1,0 +1,76 @@
+"""A video file through OpenCV: the bundled demo clip when there is no camera, and `bench --source`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.sources.base import FrameSource, SourceError
+from edge.sources.pacing import Pacer
+
+# Files with a missing or absurd FPS header are common (screen recordings, some muxers).
+FALLBACK_FPS = 25.0
+
+
+class VideoFileSource(FrameSource):
+    """Frames of a video file, paced to the file's FPS (`realtime`) or as fast as it decodes.
+
+    With `loop` the file restarts at its end, and frame indexes keep increasing. OpenCV reports a
+    corrupt frame in mid-file the same way as the end of the file, so such a file ends (or loops) there.
+    """
+
+    def __init__(self, path: str | Path, *, loop: bool = False, realtime: bool = True) -> None:
+        self.path = Path(path)
+        super().__init__(f"video:{self.path.name}")
+        self.loop = loop
+        self.realtime = realtime
+        self.fps = FALLBACK_FPS
+        self.frame_count = 0
+        self.loops_done = 0
+        self._cap: cv2.VideoCapture | None = None
+        self._pacer = Pacer(None)
+
+    def _open(self) -> None:
+        if not self.path.is_file():
+            raise SourceError(f"no video file at {self.path}: check the path")
+        self._cap = self._capture()
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 0 < fps <= 1000 else FALLBACK_FPS
+        self.frame_count = max(int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+        self._pacer = Pacer(self.fps if self.realtime else None)
+
+    def _capture(self) -> cv2.VideoCapture:
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"cannot open video file {self.path}: OpenCV found no decoder for it; "
+                              "check the path and that OpenCV can decode it (e.g. MJPG .avi or H.264 .mp4)")
+        return cap
+
+    def _grab(self) -> np.ndarray | None:
+        assert self._cap is not None
+        self._pacer.wait()
+        ok, image = self._cap.read()
+        if ok:
+            return image
+        if self.loop:
+            # Reopen instead of seeking to frame 0: seeking is unreliable for some containers/codecs.
+            self._cap.release()
+            self._cap = self._capture()
+            ok, image = self._cap.read()
+            if ok:
+                self.loops_done += 1
+                return image
+        # Also reached when a reopened file yields nothing, which would otherwise loop forever.
+        self.ended = True
+        return None
+
+    def _close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+    def describe(self) -> str:
+        mode = f"{self.fps:g} fps" if self.realtime else "as fast as possible"
+        return f"video file {self.path} ({self.frame_count} frames, {mode}{', looping' if self.loop else ''})"

@@ -1,0 +1,108 @@
+"""What the web layer reads: the latest results, counters, latency statistics and health.
+
+The inference loop writes, the web threads read; one lock guards everything, and a condition wakes
+the server-sent-event streams when a new result arrives.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.pipeline import FrameResult
+
+LATENCY_WINDOW = 300  # frames kept for the latency percentiles (10 s at 30 fps)
+
+
+@dataclass
+class Health:
+    status: str  # ok | degraded | failing
+    reasons: list[str] = field(default_factory=list)
+
+
+class LiveState:
+    def __init__(self, models: list[dict] | None = None, source: str = ""):
+        self.models, self.source = models or [], source
+        self.fatal: str | None = None  # set when start-up failed: the server stays up to say why
+        self.started = time.time()
+        self.latest: FrameResult | None = None
+        self.version = 0  # bumped on every new result; SSE clients wait for it to change
+        self.frames_in = self.processed = self.dropped = self.errors = 0
+        self.last_error: str | None = None
+        self.source_problem: str | None = None
+        self.first_result_s: float | None = None
+        self._timings: deque = deque(maxlen=LATENCY_WINDOW)
+        self._stamps: deque = deque(maxlen=LATENCY_WINDOW)
+        self._changed = threading.Condition()
+
+    def record(self, result: FrameResult, frames_in: int, dropped: int) -> None:
+        with self._changed:
+            self.latest, self.frames_in, self.dropped = result, frames_in, dropped
+            self.processed += 1
+            self.version += 1
+            self.source_problem = None
+            self._timings.append(result.timings_ms)
+            self._stamps.append(time.monotonic())
+            if self.first_result_s is None:
+                self.first_result_s = time.time() - self.started
+            self._changed.notify_all()
+
+    def record_error(self, message: str, source_problem: bool = False) -> None:
+        with self._changed:
+            self.errors += not source_problem
+            self.last_error = message
+            if source_problem:
+                self.source_problem = message
+            self.version += 1
+            self._changed.notify_all()
+
+    def wait_for_change(self, seen: int, timeout: float) -> int:
+        with self._changed:
+            self._changed.wait_for(lambda: self.version != seen, timeout)
+            return self.version
+
+    def fps(self) -> float:
+        with self._changed:
+            stamps = list(self._stamps)
+        recent = [s for s in stamps if s > time.monotonic() - 5]
+        return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
+
+    def latency(self) -> dict[str, dict[str, float]]:
+        with self._changed:
+            timings = list(self._timings)
+        if not timings:
+            return {}
+        return {stage: {"p50_ms": float(np.percentile(v, 50)), "p95_ms": float(np.percentile(v, 95))}
+                for stage in timings[0] for v in [[t[stage] for t in timings]]}
+
+    def fail(self, reason: str) -> None:
+        with self._changed:
+            self.fatal = reason
+            self.version += 1
+            self._changed.notify_all()
+
+    def health(self) -> Health:
+        if self.fatal:
+            return Health("failing", [self.fatal])
+        reasons = [f"camera: {self.source_problem}"] if self.source_problem else []
+        with self._changed:
+            last = self._stamps[-1] if self._stamps else None
+        if last is None:
+            return Health("failing" if self.source_problem else "degraded", reasons or ["no frame processed yet"])
+        stale = time.monotonic() - last
+        if stale > 5:
+            reasons.append(f"no new result for {stale:.0f} s")
+        return Health("degraded" if reasons else "ok", reasons)
+
+    def status(self) -> dict:
+        health = self.health()
+        latest = self.latest.as_dict() if self.latest else None
+        return {"health": {"status": health.status, "reasons": health.reasons},
+                "uptime_s": round(time.time() - self.started, 1), "source": self.source, "fps": round(self.fps(), 2),
+                "counters": {"frames_in": self.frames_in, "processed": self.processed, "dropped": self.dropped,
+                             "errors": self.errors},
+                "last_error": self.last_error, "latency_ms": self.latency(), "models": self.models,
+                "first_result_s": self.first_result_s, "latest": latest}

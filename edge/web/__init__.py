@@ -1,0 +1,1 @@
+"""The web layer: reads LiveState, never the models or the camera."""

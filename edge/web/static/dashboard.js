@@ -1,0 +1,66 @@
+// Live dashboard: one server-sent-event stream, every message a full /api/status document.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+function text(el, value) { el.textContent = value; }
+
+function row(cells, tag = "td") {
+  const tr = document.createElement("tr");
+  for (const c of cells) { const td = document.createElement(tag); td.textContent = c; tr.appendChild(td); }
+  return tr;
+}
+
+function renderFaces(latest) {
+  const box = $("faces");
+  box.replaceChildren();
+  const faces = latest ? latest.faces : [];
+  $("no-faces").hidden = faces.length > 0;
+  for (const f of faces) {
+    const div = document.createElement("div");
+    div.className = "face";
+    const title = document.createElement("div");
+    title.className = "title";
+    title.textContent = `face ${f.id}${f.id === latest.primary_id ? " (primary)" : ""}: ${f.label} ` +
+      `(${Math.round(f.confidence * 100)} %)`;
+    div.appendChild(title);
+    for (const [label, p] of Object.entries(f.probabilities).sort((a, b) => b[1] - a[1])) {
+      const bar = document.createElement("div");
+      bar.className = "bar";
+      const name = document.createElement("span"); name.textContent = label;
+      const fill = document.createElement("span"); fill.className = "fill"; fill.style.width = `${p * 12}rem`;
+      const pct = document.createElement("span"); pct.textContent = `${Math.round(p * 100)} %`;
+      bar.append(name, fill, pct);
+      div.appendChild(bar);
+    }
+    box.appendChild(div);
+  }
+}
+
+function render(s) {
+  const badge = $("health");
+  badge.className = `badge ${s.health.status}`;
+  text(badge, s.health.status);
+  text($("health-reasons"), s.health.reasons.join("; "));
+  text($("uptime"), `${Math.floor(s.uptime_s / 60)} min ${Math.floor(s.uptime_s % 60)} s`);
+  text($("fps"), s.fps.toFixed(1));
+  text($("source"), s.source);
+  renderFaces(s.latest);
+  const lat = $("latency").querySelector("tbody");
+  lat.replaceChildren(...Object.entries(s.latency_ms).map(([k, v]) => row([k, v.p50_ms.toFixed(2), v.p95_ms.toFixed(2)])));
+  const counters = $("counters").querySelector("tbody");
+  counters.replaceChildren(...Object.entries(s.counters).map(([k, v]) => row([k.replace("_", " "), v])));
+  $("models").replaceChildren(...s.models.map((m) => {
+    const li = document.createElement("li");
+    li.textContent = `${m.task}: ${m.name} v${m.version} (${m.precision})`;
+    return li;
+  }));
+}
+
+function connect() {
+  const source = new EventSource("/api/stream");
+  source.onmessage = (e) => render(JSON.parse(e.data));
+  source.onerror = () => { text($("health"), "reconnecting…"); $("health").className = "badge"; };
+}
+
+connect();

@@ -1,0 +1,135 @@
+"""The real daemon (python -m edge run) with its waitress server on a free port, fed a real video."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url, timeout=5):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers
+
+
+class Daemon:
+    def __init__(self, tmp_path, source, models_dir=ROOT / "models", fallback=None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = tmp_path / "edge.toml"
+        config.write_text(f'[source]\nspec = "{source}"\n' + (f'fallback_spec = "{fallback}"\n' if fallback else "") +
+                          f'[models]\ndir = "{models_dir}"\n[web]\nport = {self.port}\n')
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FER_EDGE_")}
+        self.proc = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(config)], cwd=ROOT,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                get(self.url + "/api/health", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise AssertionError(f"daemon did not answer: {self.proc.stderr.read()[-2000:]}")
+
+    def status(self):
+        return json.loads(get(self.url + "/api/status")[1])
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=15)
+
+
+def test_daemon_serves_faces_expressions_counters_events_and_metrics(shared_data, tmp_path):
+    daemon = Daemon(tmp_path, shared_data / "media/videos/pyfeat_single_face_talking.mp4")
+    try:
+        deadline, status = time.time() + 30, {}
+        while time.time() < deadline:
+            status = daemon.status()
+            if status["counters"]["processed"] > 20 and status["latest"] and status["latest"]["faces"]:
+                break
+            time.sleep(0.3)
+        face = status["latest"]["faces"][0]
+        assert face["label"] in {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "uncertain"}
+        assert status["latest"]["primary_id"] == face["id"] and status["health"]["status"] == "ok"
+        assert {m["task"] for m in status["models"]} == {"face_detection", "emotion"}
+        first = status["counters"]["processed"]
+        time.sleep(1)
+        assert daemon.status()["counters"]["processed"] > first  # counters move
+        assert status["latency_ms"]["detect"]["p50_ms"] > 0 and status["fps"] > 0
+
+        with urllib.request.urlopen(daemon.url + "/api/stream", timeout=10) as stream:
+            assert stream.headers["Content-Type"].startswith("text/event-stream")
+            events = []
+            while len(events) < 3:
+                line = stream.readline().decode()
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+        assert events[-1]["counters"]["processed"] > events[0]["counters"]["processed"]
+
+        code, body, headers = get(daemon.url + "/metrics")
+        assert code == 200 and b"fer_edge_frames_processed_total" in body and b'stage="detect"' in body
+        code, body, _ = get(daemon.url + "/")
+        assert code == 200 and b"No camera image is shown" in body
+        assert get(daemon.url + "/api/nothing")[0] == 404
+    finally:
+        assert daemon.stop() == 0  # clean shutdown on SIGTERM
+
+
+def test_tampered_model_keeps_the_server_up_to_say_why(shared_data, tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(ROOT / "models", models)
+    emotion = next(m for m in json.loads((models / "manifest.json").read_text())["models"] if m["task"] == "emotion")
+    (models / emotion["file"]).write_bytes(b"not a model")
+    daemon = Daemon(tmp_path, shared_data / "media/videos/pyfeat_single_face_talking.mp4", models)
+    try:
+        code, body, _ = get(daemon.url + "/api/health")
+        health = json.loads(body)
+        assert code == 503 and health["status"] == "failing"
+        assert "sha256" in health["reasons"][0] and emotion["file"].split("/")[-1] in health["reasons"][0]
+    finally:
+        assert daemon.stop() == 2
+
+
+def test_unopenable_video_fails_clearly_or_falls_back(shared_data, tmp_path):
+    daemon = Daemon(tmp_path, tmp_path / "missing.mp4")
+    try:
+        health = json.loads(get(daemon.url + "/api/health")[1])
+        assert health["status"] == "failing" and "missing.mp4" in health["reasons"][0]
+    finally:
+        assert daemon.stop() == 2
+    video = shared_data / "media/videos/pyfeat_single_face_talking.mp4"
+    daemon = Daemon(tmp_path, "/dev/video97", fallback=video)
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline and daemon.status()["counters"]["processed"] == 0:
+            time.sleep(0.3)
+        status = daemon.status()
+        assert status["counters"]["processed"] > 0 and "pyfeat_single_face_talking" in status["source"]
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_invalid_config_names_the_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[web]\nprot = 8080\n")
+    done = subprocess.run([sys.executable, "-m", "edge", "config", "--check", str(bad)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "web.prot" in done.stderr

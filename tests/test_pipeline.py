@@ -1,0 +1,68 @@
+import cv2
+import numpy as np
+import pytest
+
+from edge.crop import CropSpec
+from edge.detector import FaceDetector
+from edge.emotion import EmotionModel
+from edge.manifest import model_entry
+from edge.pipeline import STAGES, Pipeline, PipelineSettings
+from edge.tracker import Tracker, primary_index, smoothed
+
+
+def test_tracker_keeps_ids_for_moving_faces_and_drops_lost_ones():
+    tracker = Tracker(min_iou=0.3, max_missed=2)
+    a, b = tracker.update([(0, 0, 100, 100), (300, 0, 100, 100)])
+    assert (a.id, b.id) == (1, 2)
+    moved = tracker.update([(305, 5, 100, 100), (10, 5, 100, 100)])  # order swapped, both moved a little
+    assert [t.id for t in moved] == [2, 1]
+    for _ in range(3):
+        tracker.update([(10, 5, 100, 100)])
+    assert [t.id for t in tracker.tracks] == [1]  # face 2 was missed 3 times > max_missed
+    assert tracker.update([(300, 0, 100, 100)])[0].id == 3  # a returning face is a new face
+
+
+def test_smoothing_averages_over_the_window_only():
+    track = Tracker().update([(0, 0, 10, 10)])[0]
+    smoothed(track, np.array([1.0, 0.0]), 0.0, 1.0)
+    assert np.allclose(smoothed(track, np.array([0.0, 1.0]), 0.5, 1.0), [0.5, 0.5])
+    assert np.allclose(smoothed(track, np.array([0.0, 1.0]), 2.0, 1.0), [0.0, 1.0])  # old ones fell out
+
+
+def test_primary_face_prefers_large_and_central():
+    assert primary_index([], 640, 480) is None
+    assert primary_index([(0, 0, 50, 50), (300, 200, 60, 60)], 640, 480) == 1
+    assert primary_index([(0, 0, 200, 200), (300, 200, 60, 60)], 640, 480) == 0
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    det, det_path = model_entry("face_detection")
+    emo, emo_path = model_entry("emotion")
+    return Pipeline(FaceDetector(det_path, det["input"]["mean"], det["input"]["std"], det["min_score"]),
+                    EmotionModel(emo_path, emo["input"]["mean"], emo["input"]["std"], emo["labels"]),
+                    CropSpec.from_manifest(emo), PipelineSettings())
+
+
+def test_talking_face_video_gives_one_stable_face_with_expressions(shared_data, pipeline):
+    cap = cv2.VideoCapture(str(shared_data / "media/videos/pyfeat_single_face_talking.mp4"))
+    ids, labels, i = set(), set(), 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        result = pipeline.process(frame, i / 30, i)
+        assert set(result.timings_ms) == {*STAGES, "total"} and result.timings_ms["total"] > 0
+        for face in result.faces:
+            ids.add(face.id)
+            labels.add(face.label)
+            assert abs(sum(face.probabilities.values()) - 1) < 1e-3
+        assert result.primary_id in {f.id for f in result.faces} | {None}
+        i += 1
+    assert i > 60 and len(ids) == 1 and labels <= {*pipeline.emotion.labels, "uncertain"}
+
+
+def test_frames_of_the_wrong_kind_are_refused(pipeline):
+    with pytest.raises(ValueError, match="expected uint8"):
+        pipeline.process(np.zeros((480, 640, 3), np.float64), 0.0)
+    assert pipeline.process(np.zeros((480, 640, 3), np.uint8), 0.0).faces == []
