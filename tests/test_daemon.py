@@ -9,10 +9,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+
+MODELS = Path(os.environ.get("FER_TEST_MODELS", ROOT / "models"))
 
 
 def free_port() -> int:
@@ -30,7 +33,7 @@ def get(url, timeout=5):
 
 
 class Daemon:
-    def __init__(self, tmp_path, source, models_dir=ROOT / "models", fallback=None):
+    def __init__(self, tmp_path, source, models_dir=MODELS, fallback=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = tmp_path / "edge.toml"
@@ -95,7 +98,7 @@ def test_daemon_serves_faces_expressions_counters_events_and_metrics(shared_data
 
 def test_tampered_model_keeps_the_server_up_to_say_why(shared_data, tmp_path):
     models = tmp_path / "models"
-    shutil.copytree(ROOT / "models", models)
+    shutil.copytree(MODELS, models)
     emotion = next(m for m in json.loads((models / "manifest.json").read_text())["models"] if m["task"] == "emotion")
     (models / emotion["file"]).write_bytes(b"not a model")
     daemon = Daemon(tmp_path, shared_data / "media/videos/pyfeat_single_face_talking.mp4", models)
