@@ -3,6 +3,8 @@
   run [--config FILE] [--source SPEC]                                     the daemon
   config --check FILE | --dump [FILE] | --schema                          check or show the configuration
   detect IMAGE... [--json] [--min-score S] [--draw DIR] [--model NAME]   faces per image
+  bench [--source FILE|DIR|camera|synthetic] [--frames N | --seconds S] [--threads 1,2,4] [--compare]
+        [--json] [--markdown] [--plot FILE]                               latency and throughput
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import cv2
 
+from edge.bench import add_arguments as add_bench_arguments
+from edge.bench import bench
 from edge.config import ConfigError, dump, json_schema, load_config
 from edge.detector import FaceDetector
 from edge.manifest import model_entry
@@ -98,9 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-score", type=float, help="score threshold (default: the model's)")
     p.add_argument("--draw", type=Path, metavar="DIR", help="write annotated copies here")
     p.add_argument("--model", help="manifest name of the detector (default: the first one)")
+    b = commands.add_parser("bench", help="per-stage latency and throughput on this device")
+    add_bench_arguments(b)
     args = parser.parse_args(argv)
     try:
-        return {"run": run, "config": config_command, "detect": detect}[args.command](args)
+        return {"run": run, "config": config_command, "detect": detect, "bench": bench}[args.command](args)
     except (ModelLoadError, ConfigError, SourceError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -38,7 +38,6 @@ def eye_angle(face: Face) -> float:
 
 def face_crop(frame: np.ndarray, face: Face, spec: CropSpec = CropSpec()) -> np.ndarray:
     """(spec.size, spec.size) grey uint8 crop; parts outside the frame repeat the edge pixels."""
-    grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     x, y, w, h = face.box
     side = spec.box_scale * max(w, h)
     if not side > 0 or not math.isfinite(side):
@@ -49,14 +48,16 @@ def face_crop(frame: np.ndarray, face: Face, spec: CropSpec = CropSpec()) -> np.
     shift = spec.center_shift_y * max(w, h)
     cx, cy = x + w / 2 - sin * shift, y + h / 2 + cos * shift
     # sample at an intermediate resolution, then area-average down: no aliasing on large faces
-    out = int(min(max(round(side), spec.size), 4 * spec.size))
+    out = int(min(max(round(side), spec.size), 2 * spec.size))
     s = side / out
     # output pixel (u, v) -> frame point: centre + R(angle) * s * (u - c, v - c), c = out/2 - 0.5
     c = out / 2 - 0.5
     m = np.array([[s * cos, -s * sin, cx - s * (cos - sin) * c],
                   [s * sin, s * cos, cy - s * (sin + cos) * c]], np.float64)
-    patch = cv2.warpAffine(grey, m, (out, out), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    patch = cv2.warpAffine(frame, m, (out, out), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_REPLICATE)
+    if patch.ndim == 3:  # grey after cutting: converting the whole frame would cost more than the crop
+        patch = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
     if out == spec.size:
         return patch
     return cv2.resize(patch, (spec.size, spec.size), interpolation=cv2.INTER_AREA)

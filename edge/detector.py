@@ -152,9 +152,10 @@ class FaceDetector:
         """BGR or grey uint8 frame -> letterboxed RGB model input and how it was fitted."""
         if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] != 3):
             raise ValueError(f"frame is {frame.dtype} {frame.shape}; expected uint8 HxWx3 (BGR) or HxW (grey).")
-        rgb = cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB if frame.ndim == 2 else cv2.COLOR_BGR2RGB)
-        box = Letterbox.fit(rgb.shape[1], rgb.shape[0], self.size)
-        return box.apply(rgb), box
+        box = Letterbox.fit(frame.shape[1], frame.shape[0], self.size)
+        # shrink first, convert colours after: the conversion then touches 128x128 pixels, not the frame
+        small = box.apply(frame)
+        return cv2.cvtColor(small, cv2.COLOR_GRAY2RGB if frame.ndim == 2 else cv2.COLOR_BGR2RGB), box
 
     def infer(self, model_input: np.ndarray, box: Letterbox) -> list[Face]:
         """Run the model on a prepared input and decode its faces into frame pixels."""

@@ -1,0 +1,215 @@
+"""python -m edge bench: per-stage latency and throughput of the production pipeline on this device.
+
+Runs edge.pipeline.Pipeline itself (not a copy) on frames from a file, folder, camera or a synthetic
+frame, for each thread count; optionally beside the float models and the `fer` package's approach
+(OpenCV Haar cascade + float mini-Xception).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge import device_info
+from edge.app import load_pipeline
+from edge.config import EdgeConfig, load_config
+from edge.emotion import EmotionModel
+from edge.manifest import model_entry
+from edge.pipeline import STAGES
+from edge.sources import SourceError, open_source
+from edge.tflite import runtime_name
+
+DEMO = Path(__file__).resolve().parents[1] / "media/demo.mp4"
+WARMUP = 10
+
+
+def frame_supplier(spec: str):
+    """A function returning the next frame (BGR uint8): 'synthetic' repeats one 640x480 frame with a face."""
+    if spec == "synthetic":
+        cap = cv2.VideoCapture(str(DEMO))
+        ok, frame = cap.read()
+        cap.release()
+        if not ok:
+            raise SourceError(f"{DEMO}: cannot read the demo clip for the synthetic frame")
+        frame = cv2.resize(frame, (640, 480))
+        return lambda: frame
+    source = open_source("/dev/video0" if spec == "camera" else spec, loop=True, realtime=False)
+
+    def next_frame():
+        f = source.read()
+        if f is None:
+            raise SourceError(f"{spec}: the source ended")
+        return f.image
+    return next_frame
+
+
+def percentiles(values: list[float]) -> dict:
+    v = np.array(values)
+    return {"p50_ms": float(np.percentile(v, 50)), "p95_ms": float(np.percentile(v, 95)),
+            "p99_ms": float(np.percentile(v, 99)), "max_ms": float(v.max())}
+
+
+def run_pipeline(config: EdgeConfig, spec: str, frames: int | None, seconds: float | None) -> dict:
+    pipeline, _ = load_pipeline(config)
+    next_frame = frame_supplier(spec)
+    timings: dict[str, list[float]] = {s: [] for s in ("capture", *STAGES, "total")}
+    for i in range(WARMUP):
+        pipeline.process(next_frame(), i / 30, i)
+    usage0, start, n = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), 0
+    while (frames is None or n < frames) and (seconds is None or time.perf_counter() - start < seconds):
+        t = time.perf_counter()
+        image = next_frame()
+        capture = (time.perf_counter() - t) * 1000
+        result = pipeline.process(image, n / 30, n)
+        timings["capture"].append(capture)
+        for stage, ms in result.timings_ms.items():
+            timings[stage].append(ms + (capture if stage == "total" else 0))
+        n += 1
+    wall = time.perf_counter() - start
+    usage1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (usage1.ru_utime - usage0.ru_utime + usage1.ru_stime - usage0.ru_stime) / wall
+    totals = timings.pop("total")
+    return {"threads": config.models.threads, "frames": n, "stages": {k: percentiles(v) for k, v in timings.items()},
+            "total": {**percentiles(totals), "fps": n / wall}, "cpu_share_of_one_core": cpu,
+            "faces_in_last_frame": len(result.faces), "_totals": totals}
+
+
+def run_haar_peer(config: EdgeConfig, spec: str, frames: int) -> dict | None:
+    """What the `fer` package does: Haar cascade on the grey frame, then a float mini-Xception per face."""
+    if not hasattr(cv2, "CascadeClassifier"):
+        return None
+    try:
+        entry, path = model_entry("emotion", "mini_xception_int8_float", config.models.dir)
+    except Exception:  # noqa: BLE001 - the baseline is optional
+        return None
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    model = EmotionModel(path, entry["input"]["mean"], entry["input"]["std"], entry["labels"], config.models.threads)
+    next_frame = frame_supplier(spec)
+    totals = []
+    for i in range(WARMUP + frames):
+        image = next_frame()
+        t = time.perf_counter()
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        for x, y, w, h in cascade.detectMultiScale(grey, 1.1, 5, minSize=(30, 30)):
+            model.probabilities(cv2.resize(grey[y:y + h, x:x + w], (model.width, model.height)))
+        if i >= WARMUP:
+            totals.append((time.perf_counter() - t) * 1000)
+    return {"name": "OpenCV Haar cascade + float mini-Xception (the fer package's approach)",
+            "total": {**percentiles(totals), "fps": 1000 / float(np.mean(totals))}}
+
+
+def float_models(config: EdgeConfig) -> EdgeConfig | None:
+    """The same config with the float versions of the shipped models, where the manifest has them."""
+    manifest = json.loads((config.models.dir / "manifest.json").read_text())["models"]
+    names = {m["name"] for m in manifest}
+    det = next((m["name"] for m in manifest if m["task"] == "face_detection" and m.get("precision") == "float"), None)
+    emo = next((m["name"] for m in manifest if m["task"] == "emotion"), None)
+    if det is None or emo is None or f"{emo}_float" not in names:
+        return None
+    return config.model_copy(update={"models": config.models.model_copy(update={"detector": det,
+                                                                                 "emotion": f"{emo}_float"})})
+
+
+def markdown(report: dict) -> str:
+    lines = [f"Device: {report['device']['cpu']} ({report['device']['cores']} cores), "
+             f"{report['device']['board'] or report['device']['machine']}, {report['device']['os']}; "
+             f"runtime {report['runtime']}; source {report['source']}.", "",
+             "| threads | stage | p50 ms | p95 ms | p99 ms | max ms |", "|---|---|---|---|---|---|"]
+    for run in report["runs"]:
+        for stage, p in [*run["stages"].items(), ("total", run["total"])]:
+            lines.append(f"| {run['threads']} | {stage} | {p['p50_ms']:.3f} | {p['p95_ms']:.3f} | "
+                         f"{p['p99_ms']:.3f} | {p['max_ms']:.3f} |")
+        lines.append(f"| {run['threads']} | **fps / CPU** | {run['total']['fps']:.1f} fps | "
+                     f"{100 * run['cpu_share_of_one_core']:.0f} % of a core | | |")
+    if report["comparisons"]:
+        base = report["runs"][0]["total"]["p50_ms"]
+        lines += ["", "| pipeline (1st thread setting) | total p50 ms | fps | vs shipped |", "|---|---|---|---|",
+                  f"| shipped int8 | {base:.3f} | {report['runs'][0]['total']['fps']:.1f} | 1.0x |"]
+        for c in report["comparisons"]:
+            lines.append(f"| {c['name']} | {c['total']['p50_ms']:.3f} | {c['total']['fps']:.1f} | "
+                         f"{c['total']['p50_ms'] / base:.1f}x slower |")
+    lines += ["", f"Peak resident memory {report['peak_rss_mb']:.0f} MB. Models: " +
+              ", ".join(f"{k} {v / 1024:.0f} KiB" for k, v in report["model_sizes"].items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict, path: Path) -> None:
+    try:
+        import matplotlib
+    except ImportError as e:
+        raise SystemExit("--plot needs matplotlib (pip install matplotlib)") from e
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for run in report["runs"]:
+        ax.hist(run["_totals"], bins=50, alpha=0.6, label=f"{run['threads']} thread(s)")
+    ax.set_xlabel("total latency per frame (ms)")
+    ax.set_ylabel("frames")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def parse_threads(text: str) -> list[int]:
+    try:
+        threads = [int(t) for t in text.split(",")]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"--threads takes numbers like 1,2,4, not '{text}'") from e
+    if not threads or min(threads) < 1:
+        raise argparse.ArgumentTypeError("--threads must be positive numbers like 1,2,4")
+    return threads
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", default="synthetic", help="FILE, DIR, camera or synthetic (default)")
+    how_long = p.add_mutually_exclusive_group()
+    how_long.add_argument("--frames", type=int, help="frames per thread setting (default 300)")
+    how_long.add_argument("--seconds", type=float, help="seconds per thread setting")
+    p.add_argument("--threads", type=parse_threads, default=[1], help="comma-separated, e.g. 1,2,4")
+    p.add_argument("--compare", action="store_true", help="also time the float models and Haar + mini-Xception")
+    p.add_argument("--config", type=Path, help="daemon config (models dir, pipeline settings)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--markdown", action="store_true")
+    p.add_argument("--plot", type=Path, metavar="FILE", help="latency histogram PNG")
+
+
+def bench(args) -> int:
+    if args.frames is not None and args.frames < 1:
+        raise SystemExit("--frames must be at least 1")
+    frames = args.frames if args.frames or args.seconds else 300
+    base = load_config(args.config)
+    thermal_before = device_info.thermal()
+    runs = []
+    for threads in args.threads:
+        config = base.model_copy(update={"models": base.models.model_copy(update={"threads": threads})})
+        run = run_pipeline(config, args.source, frames, args.seconds)
+        runs.append(run)
+    comparisons = []
+    if args.compare:
+        floats = float_models(base)
+        if floats is not None:
+            r = run_pipeline(floats, args.source, frames or 100, args.seconds)
+            comparisons.append({"name": "float BlazeFace + float emotion model", "total": r["total"]})
+        peer = run_haar_peer(base, args.source, min(frames or 50, 50))
+        if peer:
+            comparisons.append(peer)
+    manifest = json.loads((base.models.dir / "manifest.json").read_text())["models"]
+    report = {"device": device_info.describe(), "thermal_before": thermal_before, "thermal_after": device_info.thermal(),
+              "runtime": runtime_name(), "source": args.source, "runs": runs,
+              "stages": runs[0]["stages"], "total": runs[0]["total"], "comparisons": comparisons,
+              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+              "model_sizes": {m["name"]: (base.models.dir / m["file"]).stat().st_size for m in manifest}}
+    if args.plot:
+        plot(report, args.plot)
+    for run in runs:
+        run.pop("_totals")
+    if args.json:
+        print(json.dumps(report, indent=1))
+    if args.markdown or not args.json:
+        print(markdown(report))
+    return 0
