@@ -164,15 +164,15 @@ def clean_train(train: FaceSet, val: FaceSet, blank_std: float = 1.0) -> tuple[F
     FER2013 has 280 PublicTest images that also sit, pixel for pixel, in Training; keeping them would
     leak the validation set into training and inflate every figure selected on it.
     """
-    val_hashes = {_image_key(im) for im in val.x}
-    in_val = np.array([_image_key(im) in val_hashes for im in train.x], dtype=bool)
+    val_hashes = {image_key(im) for im in val.x}
+    in_val = np.array([image_key(im) in val_hashes for im in train.x], dtype=bool)
     blank = train.x.reshape(len(train), -1).std(1) < blank_std
     keep = ~(in_val | blank)
     return train.subset(keep), {"dropped_val_copies": int(in_val.sum()), "dropped_blank": int(blank.sum()),
                                 "kept": int(keep.sum())}
 
 
-def _image_key(im: np.ndarray) -> bytes:
+def image_key(im: np.ndarray) -> bytes:
     return hashlib.blake2b(im.tobytes(), digest_size=16).digest()
 
 

@@ -12,7 +12,7 @@ from edge.emotion import EmotionModel
 from edge.tflite import runtime_name
 from training import tracking
 from training.config import ExperimentConfig
-from training.data import EMOTIONS, FaceSet, _image_key, load, load_splits
+from training.data import EMOTIONS, FaceSet, image_key, load, load_splits
 from training.metrics import classification_report, plot_confusion, plot_reliability
 from training.models import INPUT_MEAN, INPUT_STD
 from training.quantize import tflite_paths
@@ -43,8 +43,8 @@ def latency_ms(path: Path, runs: int = 500, warmup: int = 50) -> dict:
 
 def train_duplicates(cfg: ExperimentConfig, val: FaceSet) -> np.ndarray:
     """Validation faces that also occur, pixel for pixel, in the training file."""
-    train_keys = {_image_key(im) for im in load(cfg.data.train.path, cfg.data.train.split).x}
-    return np.array([_image_key(im) in train_keys for im in val.x], bool)
+    train_keys = {image_key(im) for im in load(cfg.data.train.path, cfg.data.train.split).x}
+    return np.array([image_key(im) in train_keys for im in val.x], bool)
 
 
 def parameter_count(cfg: ExperimentConfig) -> int:

@@ -1,0 +1,46 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def bench(*args):
+    return subprocess.run([sys.executable, "-m", "edge", "bench", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("source", ["synthetic", "media/demo.mp4"])
+def test_bench_json_and_markdown_have_every_field(source, tmp_path):
+    done = bench("--source", source, "--frames", "15", "--threads", "1,2", "--json", "--markdown",
+                 "--plot", str(tmp_path / "h.png"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout[:done.stdout.rindex("}") + 1])
+    for stage in ("capture", "preprocess", "detect", "crop", "classify", "track"):
+        assert set(report["stages"][stage]) == {"p50_ms", "p95_ms", "p99_ms", "max_ms"}
+        assert report["stages"][stage]["p50_ms"] >= 0
+    assert report["total"]["p50_ms"] > 0 and report["total"]["fps"] > 0
+    assert [r["threads"] for r in report["runs"]] == [1, 2] and all(r["frames"] == 15 for r in report["runs"])
+    assert report["device"]["cpu"] and report["device"]["python"] and report["runtime"].startswith("ai-edge-litert")
+    assert report["peak_rss_mb"] > 0 and all(v > 0 for v in report["model_sizes"].values())
+    assert "| 2 | total |" in done.stdout and (tmp_path / "h.png").stat().st_size > 5000
+
+
+def test_bench_compares_float_models_and_the_haar_pipeline():
+    done = bench("--frames", "10", "--compare", "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = [c["name"] for c in json.loads(done.stdout)["comparisons"]]
+    assert any("float" in n for n in names) and any("Haar" in n for n in names)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--threads", "0"], "--threads must be positive"),
+    (["--threads", "one"], "--threads takes numbers"),
+    (["--frames", "0"], "--frames must be at least 1"),
+    (["--source", "/nonexistent.mp4", "--frames", "2"], "no such file, folder or camera"),
+])
+def test_bad_arguments_give_clear_errors(args, message):
+    done = bench(*args)
+    assert done.returncode != 0 and message in done.stderr
