@@ -29,21 +29,24 @@ class Face:
                 "keypoints": {k: [round(float(x), 1), round(float(y), 1)] for k, (x, y) in zip(KEYPOINTS, self.keypoints)}}
 
 
-def ssd_anchors(size: int = 128, strides=(8, 16, 16, 16)) -> np.ndarray:
-    """(N, 2) anchor centres in 0..1; two anchors per layer and cell, layers of equal stride merged."""
+def ssd_anchors(size: int = 128, strides=(8, 16, 16, 16), per_layer: int = 2) -> np.ndarray:
+    """(N, 2) anchor centres in 0..1: per_layer anchors per layer and cell, layers of equal stride merged
+    (MediaPipe's SsdAnchorsCalculator with fixed anchor size)."""
     centres, i = [], 0
     while i < len(strides):
-        per_cell = 0
         j = i
         while j < len(strides) and strides[j] == strides[i]:
-            per_cell += 2
             j += 1
         grid = size // strides[i]
         ys, xs = np.meshgrid((np.arange(grid) + 0.5) / grid, (np.arange(grid) + 0.5) / grid, indexing="ij")
         cells = np.stack([xs.ravel(), ys.ravel()], 1)
-        centres.append(np.repeat(cells, per_cell, axis=0))
+        centres.append(np.repeat(cells, per_layer * (j - i), axis=0))
         i = j
     return np.concatenate(centres).astype(np.float32)
+
+
+# MediaPipe's anchor layouts by input size: short-range (128) and full-range (192) BlazeFace
+ANCHOR_LAYOUTS = {128: ((8, 16, 16, 16), 2), 192: ((4,), 1)}
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,10 @@ class FaceDetector:
         if len(outputs) != 2 or int(outputs[1]["shape"][-1]) != 16:
             raise ValueError(f"{path}: not a BlazeFace model (outputs {[list(d['shape']) for d in outputs]}).")
         self._scores, self._boxes = outputs
-        self.anchors = ssd_anchors(self.size, (8, 16, 16, 16) if self.size == 128 else (4,))
+        if self.size not in ANCHOR_LAYOUTS:
+            raise ValueError(f"{path}: input {self.size}x{self.size} is not a known BlazeFace layout "
+                             f"({', '.join(map(str, ANCHOR_LAYOUTS))}).")
+        self.anchors = ssd_anchors(self.size, *ANCHOR_LAYOUTS[self.size])
         if len(self.anchors) != int(self._boxes["shape"][1]):
             raise ValueError(f"{path}: {int(self._boxes['shape'][1])} outputs but {len(self.anchors)} anchors.")
 

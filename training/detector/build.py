@@ -21,7 +21,6 @@ from training.detector.rebuild import TfliteGraph
 from training.manifest import sha256, update_manifest
 
 MEAN = STD = 127.5  # BlazeFace takes RGB in [-1, 1]
-MIN_SCORE = 0.5  # MediaPipe's threshold for this model
 CARD = Path(__file__).with_name("model_card.md")
 # Score logits beyond +-8 mean certainty either way (sigmoid 0.9997); clipping them before int8
 # quantization turns the output step from ~1.2 logits into ~0.06 and keeps thresholds meaningful.
@@ -92,16 +91,44 @@ def to_int8(float_model: Path, calibration: np.ndarray) -> bytes:
     return converter.convert()
 
 
-def manifest_entry(name: str, file: Path, models_dir: Path, precision: str, metrics: dict) -> dict:
+# The two MediaPipe models: the short-range one is the booth's default (faces within ~2 m); the
+# full-range one is the option for booths where people stand farther away. Its int8 conversion loses
+# most of its accuracy (see the card), so only its float original ships.
+VARIANTS = {  # fetch key -> (file stem, MediaPipe's score threshold, anchor strides, anchors per cell, ship int8)
+    "short_range": ("blazeface_short", 0.5, [8, 16, 16, 16], 2, True),
+    "full_range": ("blazeface_full", 0.6, [4], 1, False),
+}
+
+
+def manifest_entry(variant: str, precision: str, file: Path, models_dir: Path, metrics: dict) -> dict:
+    stem, min_score, strides, per_cell, _ = VARIANTS[variant]
     return {
-        "name": name, "task": "face_detection", "file": file.relative_to(models_dir).as_posix(),
+        "name": f"{stem}_{precision}", "task": "face_detection", "file": file.relative_to(models_dir).as_posix(),
         "sha256": sha256(file), "version": "1", "precision": precision,
-        "input": {"height": 128, "width": 128, "channels": 3, "mean": MEAN, "std": STD},
-        "labels": ["face"], "min_score": MIN_SCORE, "nms_iou": 0.3,
-        "anchors": {"strides": [8, 16, 16, 16], "offset": 0.5, "scale": 128},
+        "input": {"height": metrics["input_size"], "width": metrics["input_size"], "channels": 3,
+                  "mean": MEAN, "std": STD},
+        "labels": ["face"], "min_score": min_score, "nms_iou": 0.3,
+        "anchors": {"strides": strides, "per_cell": per_cell, "offset": 0.5, "scale": metrics["input_size"]},
         "metrics": {k: round(metrics[k]["ap50"], 4) for k in ("wider32", "dlib")},
         "card": "face_detector/MODEL_CARD.md",
     }
+
+
+def build_variant(variant: str, source: Path, shared: Path, dest: Path, work: Path) -> tuple[dict, int]:
+    """Convert one float model to int8, copy the float original beside it, evaluate both."""
+    stem, min_score, _, _, ship_int8 = VARIANTS[variant]
+    size = TfliteGraph(source).input_shape[1]
+    calibration = representative_inputs(shared, size)
+    files = {"int8": (dest if ship_int8 else work) / f"{stem}_int8.tflite", "float": dest / f"{stem}_float.tflite"}
+    files["int8"].write_bytes(to_int8(source, calibration))
+    files["float"].write_bytes(source.read_bytes())
+    report = evaluate(files, shared, min_score)
+    for kind in files:
+        report["models"][kind]["input_size"] = size
+    (dest / "reports").mkdir(exist_ok=True)
+    (dest / f"reports/{stem}.json").write_text(json.dumps(report, indent=1) + "\n")
+    (dest / f"reports/{stem}.md").write_text(markdown(report))
+    return report, len(calibration)
 
 
 def main(argv=None) -> None:
@@ -110,29 +137,28 @@ def main(argv=None) -> None:
     ap.add_argument("--models", type=Path, default=Path("models"))
     ap.add_argument("--work", type=Path, default=Path("runs/face_detector"))
     args = ap.parse_args(argv)
-    short = fetch(args.work)["short_range"]
-    calibration = representative_inputs(args.shared, TfliteGraph(short).input_shape[1])
+    sources = fetch(args.work)
     dest = args.models / "face_detector"
     dest.mkdir(parents=True, exist_ok=True)
-    files = {"int8": dest / "blazeface_short_int8.tflite", "float": dest / "blazeface_short_float.tflite"}
-    files["int8"].write_bytes(to_int8(short, calibration))
-    files["float"].write_bytes(short.read_bytes())
-
-    report = evaluate(files, args.shared, MIN_SCORE)
-    (dest / "reports").mkdir(exist_ok=True)
-    (dest / "reports/metrics.json").write_text(json.dumps(report, indent=1) + "\n")
-    (dest / "reports/report.md").write_text(markdown(report))
-    q, f = report["models"]["int8"], report["models"]["float"]
+    reports, calibration = {}, 0
+    for variant in VARIANTS:
+        reports[variant], calibration = build_variant(variant, sources[variant], args.shared, dest, args.work)
+        stem, ship_int8 = VARIANTS[variant][0], VARIANTS[variant][4]
+        for precision in ("int8", "float") if ship_int8 else ("float",):
+            entry = manifest_entry(variant, precision, dest / f"{stem}_{precision}.tflite", args.models,
+                                   reports[variant]["models"][precision])
+            # the short-range int8 model is the default detector; the others are options
+            update_manifest(args.models / "manifest.json", [entry],
+                            primary=variant == "short_range" and precision == "int8")
+    q, f = reports["short_range"]["models"]["int8"], reports["short_range"]["models"]["float"]
     (dest / "MODEL_CARD.md").write_text(CARD.read_text().format(
-        source_sha=MODELS["short_range"][1], score_clip=SCORE_CLIP, reg_clip=REGRESSOR_CLIP,
-        reg_step=2 * REGRESSOR_CLIP / 255, calibration=len(calibration), size_kib=f"{q['size_bytes'] / 1024:.1f}",
-        float_kib=f"{f['size_bytes'] / 1024:.1f}", latency=f"{q['latency_ms']:.3f}",
-        ratio=q["latency_ms"] / f["latency_ms"], min_score=MIN_SCORE, report=markdown(report)))
-    update_manifest(args.models / "manifest.json",
-                    [manifest_entry("blazeface_short_int8", files["int8"], args.models, "int8", q)], primary=True)
-    update_manifest(args.models / "manifest.json",
-                    [manifest_entry("blazeface_short_float", files["float"], args.models, "float", f)], primary=False)
-    print(markdown(report))
+        source_sha=MODELS["short_range"][1], full_sha=MODELS["full_range"][1], score_clip=SCORE_CLIP,
+        reg_clip=REGRESSOR_CLIP, reg_step=2 * REGRESSOR_CLIP / 255, calibration=calibration,
+        size_kib=f"{q['size_bytes'] / 1024:.1f}", float_kib=f"{f['size_bytes'] / 1024:.1f}",
+        latency=f"{q['latency_ms']:.3f}", ratio=q["latency_ms"] / f["latency_ms"], min_score=VARIANTS["short_range"][1],
+        report=markdown(reports["short_range"]), full_report=markdown(reports["full_range"])))
+    for variant, report in reports.items():
+        print(f"## {variant}\n{markdown(report)}")
 
 
 if __name__ == "__main__":

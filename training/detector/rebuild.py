@@ -17,6 +17,7 @@ OPS = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith
 DTYPES = {schema.TensorType.FLOAT32: np.float32, schema.TensorType.FLOAT16: np.float16,
           schema.TensorType.INT32: np.int32, schema.TensorType.INT64: np.int64}
 PADDING = {schema.Padding.SAME: "SAME", schema.Padding.VALID: "VALID"}
+WEIGHT_OPS = ("DEQUANTIZE", "DENSIFY")
 
 
 class TfliteGraph:
@@ -27,9 +28,25 @@ class TfliteGraph:
         self.constants: dict[int, np.ndarray] = {}
         for i, t in enumerate(self.graph.tensors):
             data = self.model.buffers[t.buffer].data
-            if data is not None and len(data):
+            if data is not None and len(data) and t.sparsity is None:
                 arr = np.frombuffer(bytes(data), DTYPES[t.type]).reshape(t.shape)
                 self.constants[i] = arr.astype(np.float32) if arr.dtype == np.float16 else arr
+        self._fold_weight_ops(path)
+
+    def _fold_weight_ops(self, path: Path) -> None:
+        """DEQUANTIZE (fp16 weights) and DENSIFY (sparse weights) only turn stored weights into float
+        tensors: take those tensors from the TFLite interpreter itself, which decodes every format."""
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        interpreter = Interpreter(model_path=str(path), experimental_preserve_all_tensors=True,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interpreter.allocate_tensors()
+        x = interpreter.get_input_details()[0]
+        interpreter.set_tensor(x["index"], np.zeros(x["shape"], x["dtype"]))
+        interpreter.invoke()
+        for op in self.graph.operators:
+            if self.op_name(op) in WEIGHT_OPS:
+                self.constants[op.outputs[0]] = interpreter.get_tensor(op.outputs[0]).astype(np.float32)
 
     def op_name(self, op) -> str:
         code = self.model.operatorCodes[op.opcodeIndex]
@@ -55,8 +72,7 @@ class TfliteGraph:
 
         for op in self.graph.operators:
             name, opts, ins = self.op_name(op), op.builtinOptions, list(op.inputs)
-            if name == "DEQUANTIZE":  # fp16 weights: already folded to float32 constants
-                self.constants[op.outputs[0]] = self.constants[ins[0]]
+            if name in WEIGHT_OPS:  # already folded into float32 constants
                 continue
             if name == "CONV_2D":
                 w = np.transpose(self.constants[ins[1]], (1, 2, 3, 0))  # OHWI -> HWIO
@@ -80,6 +96,11 @@ class TfliteGraph:
                                      [opts.strideH, opts.strideW], PADDING[opts.padding])
             elif name == "RESHAPE":
                 y = tf.reshape(get(ins[0]), [int(d) for d in self.tensor(op.outputs[0]).shape])
+            elif name == "RESIZE_BILINEAR":
+                y = tf.raw_ops.ResizeBilinear(images=get(ins[0]), size=self.constants[ins[1]],
+                                              align_corners=opts.alignCorners, half_pixel_centers=opts.halfPixelCenters)
+            elif name == "DEPTH_TO_SPACE":
+                y = tf.nn.depth_to_space(get(ins[0]), opts.blockSize)
             elif name == "CONCATENATION":
                 y = _activation(tf.concat([get(i) for i in ins], opts.axis), opts.fusedActivationFunction)
             else:
