@@ -2,13 +2,14 @@
 #               the bundled demo clip); the dashboard is at http://127.0.0.1:8080/
 # make test   - add the training and test tools to .venv (and .venv-tflite for the Pi runtime check),
 #               run every test
+# make bench  - the standard benchmark on the bundled demo clip (docs/benchmarks.md)
 # make train  - reproduce the shipped emotion models (the teacher step needs a GPU: training/README.md)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 TFLITE_VENV := .venv-tflite
 PIP := $(VENV)/bin/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test train check-models clean
+.PHONY: run test bench train check-models clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,9 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.test $(TFLITE_VENV)/.installed
 	$(VENV)/bin/python -m pytest
+
+bench: $(VENV)/.runtime
+	$(VENV)/bin/python -m edge bench --source media/demo.mp4 --frames 300 --threads 1,2 --compare --markdown
 
 train: $(VENV)/.test
 	$(VENV)/bin/python -m training all --config training/configs/mini_xception.toml

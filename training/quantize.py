@@ -33,16 +33,20 @@ def representative_faces(cfg: ExperimentConfig) -> np.ndarray:
     return inputs(train.subset(np.sort(pick)))
 
 
+def full_int8(converter: tf.lite.TFLiteConverter, calibration: np.ndarray) -> tf.lite.TFLiteConverter:
+    """Set a converter to full-integer quantization (int8 in and out), ranges calibrated on these inputs."""
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x[None]] for x in calibration)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter
+
+
 def convert(model: keras.Model, calibration: np.ndarray | None) -> bytes:
     """float32 TFLite when calibration is None, else full int8 (int8 in and out)."""
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if calibration is not None:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([x[None]] for x in calibration)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    return converter.convert()
+    return (converter if calibration is None else full_int8(converter, calibration)).convert()
 
 
 def with_mirror_average(model: keras.Model) -> keras.Model:

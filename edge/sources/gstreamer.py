@@ -4,9 +4,9 @@ from __future__ import annotations
 import re
 
 import cv2
-import numpy as np
 
-from edge.sources.base import FrameSource, SourceError
+from edge.sources.base import SourceError
+from edge.sources.opencv_capture import OpenCVCaptureSource
 
 
 def nvargus_pipeline(width: int = 640, height: int = 480, fps: int = 30, *, sensor_id: int = 0,
@@ -29,7 +29,7 @@ def opencv_has_gstreamer() -> bool:
     return bool(match) and match.group(1).upper().startswith("YES")
 
 
-class GStreamerSource(FrameSource):
+class GStreamerSource(OpenCVCaptureSource):
     """Frames from a pipeline string that ends in `appsink`; a `gst:` prefix is accepted and removed.
 
     A live pipeline that hiccups is counted and retried like any camera (see FrameSource); a pipeline
@@ -60,16 +60,6 @@ class GStreamerSource(FrameSource):
                               "`gst-launch-1.0` (appsink replaced by fakesink); for a CSI camera check "
                               "the ribbon cable and that nvargus-daemon runs (`sudo systemctl restart nvargus-daemon`)")
         self._cap = cap
-
-    def _grab(self) -> np.ndarray | None:
-        assert self._cap is not None
-        ok, image = self._cap.read()
-        return image if ok else None
-
-    def _close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
 
     def describe(self) -> str:
         return f"GStreamer pipeline {self.pipeline}"

@@ -5,9 +5,9 @@ import sys
 from pathlib import Path
 
 import cv2
-import numpy as np
 
-from edge.sources.base import FrameSource, SourceError
+from edge.sources.base import SourceError
+from edge.sources.opencv_capture import OpenCVCaptureSource
 
 LIST_HINT = "`v4l2-ctl --list-devices` lists cameras"
 
@@ -17,7 +17,7 @@ def device_path(device: int | str) -> str:
     return f"/dev/video{device}" if isinstance(device, int) or str(device).isdigit() else str(device)
 
 
-class V4L2Source(FrameSource):
+class V4L2Source(OpenCVCaptureSource):
     """A live camera at the requested width/height/fps (the driver may pick the nearest mode).
 
     Cameras drop frames now and then (USB bandwidth, exposure changes): a failed read is counted and
@@ -62,16 +62,6 @@ class V4L2Source(FrameSource):
         self.actual = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
                        float(cap.get(cv2.CAP_PROP_FPS)))
         self._cap = cap
-
-    def _grab(self) -> np.ndarray | None:
-        assert self._cap is not None
-        ok, image = self._cap.read()
-        return image if ok else None
-
-    def _close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
 
     def describe(self) -> str:
         w, h, fps = self.actual if self.actual[0] else (self.width, self.height, self.fps)

@@ -15,10 +15,11 @@ import tensorflow as tf
 
 from edge.detector import Letterbox
 from edge.preprocess import normalise
-from training.detector.evaluate import evaluate, markdown
+from training.detector.evaluate import evaluate, markdown, video_frames
 from training.detector.fetch import MODELS, fetch
 from training.detector.rebuild import TfliteGraph
 from training.manifest import sha256, update_manifest
+from training.quantize import full_int8
 
 MEAN = STD = 127.5  # BlazeFace takes RGB in [-1, 1]
 CARD = Path(__file__).with_name("model_card.md")
@@ -34,17 +35,7 @@ def real_images(shared: Path) -> list[np.ndarray]:
     """BGR frames: the shared photos, every 10th frame of the shared videos, the face-detection images."""
     data = shared / "data"
     frames = [cv2.imread(str(p)) for p in sorted((data / "media/photos").glob("*.jpg"))]
-    for video in sorted((data / "media/videos").glob("*")):
-        cap = cv2.VideoCapture(str(video))
-        i = 0
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            if i % 10 == 0:
-                frames.append(frame)
-            i += 1
-        cap.release()
+    frames += video_frames(sorted((data / "media/videos").glob("*")), every=10)
     frames += [cv2.imread(str(p)) for p in sorted((data / "face_detection").glob("*/images/*.jpg"))]
     return [f for f in frames if f is not None]
 
@@ -83,12 +74,7 @@ def to_int8(float_model: Path, calibration: np.ndarray) -> bytes:
                 "classificators": tf.clip_by_value(scores, -SCORE_CLIP, SCORE_CLIP)}
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions([detector.get_concrete_function()], detector)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x[None]] for x in calibration)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return converter.convert()
+    return full_int8(converter, calibration).convert()
 
 
 # The two MediaPipe models: the short-range one is the booth's default (faces within ~2 m); the
