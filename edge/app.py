@@ -14,6 +14,10 @@ from edge.emotion import EmotionModel
 from edge.manifest import model_entry
 from edge.pipeline import Pipeline, PipelineSettings
 from edge.sd_notify import notify, watchdog_interval_s
+from edge.sessions.advice import AdviceRules
+from edge.sessions.api import sessions_blueprint
+from edge.sessions.recorder import SessionRecorder
+from edge.sessions.store import SessionStore
 from edge.sources import LatestFrameReader, SourceError, open_source
 from edge.state import LiveState
 from edge.tflite import ModelLoadError
@@ -56,8 +60,12 @@ class Daemon:
 
     def run(self) -> int:
         state = LiveState()
-        web = WebServer(create_app(state, self.config.web.preview), self.config.web.host, self.config.web.port,
-                        self.config.web.threads)
+        s = self.config.sessions
+        store = SessionStore(s.db_path, retention_days=s.retention_days)
+        self.recorder = SessionRecorder(store, retention_days=s.retention_days)
+        sessions = sessions_blueprint(store, self.recorder, AdviceRules(s.advice))
+        web = WebServer(create_app(state, self.config.web.preview, sessions), self.config.web.host,
+                        self.config.web.port, self.config.web.threads)
         web.start()  # first, so that /api/health can say why anything after this fails
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stopping.set())
@@ -73,6 +81,8 @@ class Daemon:
             while not self.stopping.wait(1.0):
                 pass  # keep answering /api/health with the reason; no watchdog pings
             web.stop()
+            self.recorder.close()
+            store.close()
             return 2
         state.source = reader.source.describe()
         log.info("source %s, models %s", state.source, ", ".join(m["name"] for m in state.models))
@@ -83,6 +93,8 @@ class Daemon:
             notify("STOPPING=1")
             reader.stop()
             web.stop()
+            self.recorder.close()
+            store.close()
         # a camera that failed (rather than a file that ended) exits non-zero so systemd restarts us
         return 1 if reader.last_error and not self.stopping.is_set() else 0
 
@@ -102,6 +114,7 @@ class Daemon:
                 state.record_error(str(e))
                 continue
             state.record(result, reader.captured, reader.dropped)
+            self.recorder.observe(result)  # kiosk session aggregates; never raises
             # ping systemd's watchdog only while results flow: a stuck pipeline gets restarted
             if ping_every and time.monotonic() - last_ping > ping_every:
                 notify("WATCHDOG=1")

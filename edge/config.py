@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from edge.sessions.settings import SessionSettings
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10 (JetPack 6)
@@ -82,6 +84,8 @@ class EdgeConfig(Strict):
     models: ModelsConfig = Field(default_factory=ModelsConfig, description="which models run, and how")
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="tracking and smoothing")
     web: WebConfig = Field(default_factory=WebConfig, description="dashboard, JSON API and metrics server")
+    sessions: SessionSettings = Field(default_factory=SessionSettings, description="kiosk interview-practice "
+                                      "sessions: where their aggregates are stored, for how long, advice rules")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="daemon log verbosity")
 
     @field_validator("log_level", mode="before")
@@ -102,6 +106,7 @@ ENV_OVERRIDES = {
     "FER_EDGE_TOKEN": ("web", "token"),
     "FER_EDGE_THREADS": ("models", "threads"),
     "FER_EDGE_LOG_LEVEL": ("log_level",),
+    "FER_EDGE_SESSIONS_DB": ("sessions", "db_path"),  # the unit points it into $STATE_DIRECTORY
 }
 
 
@@ -171,14 +176,26 @@ def dump(config: EdgeConfig) -> str:
     for section, table in data.items():
         if isinstance(table, dict):
             lines += ["", f"[{section}]"]
-            lines += [f"{key} = {_toml_value(value)}" for key, value in table.items() if value is not None]
+            lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()
+                      if value is not None and not _is_table_list(value)]
+            for key, value in table.items():
+                if _is_table_list(value):
+                    for item in value:
+                        lines += ["", f"[[{section}.{key}]]"]
+                        lines += [f"{k} = {_toml_value(v)}" for k, v in item.items() if v is not None]
     return "\n".join(lines) + "\n"
 
 
+def _is_table_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
 def _toml_value(value: Any) -> str:
-    # Only the scalar kinds EdgeConfig holds; bool before int because bool is an int subclass.
+    # Only the kinds EdgeConfig holds; bool before int because bool is an int subclass.
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):

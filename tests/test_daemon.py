@@ -38,7 +38,8 @@ class Daemon:
         self.url = f"http://127.0.0.1:{self.port}"
         config = tmp_path / "edge.toml"
         config.write_text(f'[source]\nspec = "{source}"\n' + (f'fallback_spec = "{fallback}"\n' if fallback else "") +
-                          f'[models]\ndir = "{models_dir}"\n[web]\nport = {self.port}\n')
+                          f'[models]\ndir = "{models_dir}"\n[web]\nport = {self.port}\n'
+                          f'[sessions]\ndb_path = "{tmp_path}/sessions.db"\n')
         env = {k: v for k, v in os.environ.items() if not k.startswith("FER_EDGE_")}
         self.proc = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(config)], cwd=ROOT,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from edge.state import LiveState
@@ -16,7 +16,7 @@ MAX_REQUEST_BYTES = 64 * 1024
 SSE_HEARTBEAT_S = 15
 
 
-def create_app(state: LiveState, preview: bool = False) -> Flask:
+def create_app(state: LiveState, preview: bool = False, sessions: Blueprint | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     registry = registry_for(state)
@@ -72,4 +72,6 @@ def create_app(state: LiveState, preview: bool = False) -> Flask:
     def too_large(_):
         return jsonify({"error": f"request body over {MAX_REQUEST_BYTES} bytes"}), 413
 
+    if sessions is not None:
+        app.register_blueprint(sessions)
     return app

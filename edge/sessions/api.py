@@ -1,0 +1,174 @@
+"""The session JSON API, a Flask blueprint mounted under /api: start, mark questions, stop, read, export, erase.
+
+Every error is JSON `{"error": ...}` saying what was wrong. Bodies must be declared application/json:
+that also makes a cross-site browser request need a CORS preflight, which this API never grants.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from typing import Annotated, Any
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from edge.sessions.advice import ADVICE_DISCLAIMER, AdviceRules
+from edge.sessions.aggregate import summarize
+from edge.sessions.openapi import openapi_document
+from edge.sessions.recorder import NotRecording, SessionBusy, SessionRecorder
+from edge.sessions.settings import EXPRESSIONS
+from edge.sessions.store import SessionStore
+
+MAX_ALIAS, MAX_QUESTIONS, MAX_QUESTION_CHARS = 64, 50, 300
+DEFAULT_LIMIT, MAX_LIMIT = 20, 200
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class _Body(BaseModel):
+    # strict: "3" is not an index and true is not a number; a typo'd field is an error, not ignored
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class StartRequest(_Body):
+    alias: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_ALIAS)] | None = None
+    questions: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                     max_length=MAX_QUESTION_CHARS)]] | None = Field(
+        None, max_length=MAX_QUESTIONS)
+
+
+class QuestionRequest(_Body):
+    index: int = Field(ge=0, lt=MAX_QUESTIONS)
+
+
+def _parse(model: type[_Body]) -> Any:
+    raw = request.get_data()
+    if raw.strip():
+        if not request.is_json:
+            raise ApiError(415, "send the body as JSON with Content-Type: application/json")
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ApiError(400, f"body is not valid JSON: {e}") from None
+    else:
+        data = {}
+    if not isinstance(data, dict):
+        raise ApiError(400, "body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ApiError(400, "; ".join(_describe(err) for err in e.errors())) from None
+
+
+def _describe(err: Any) -> str:
+    where = ".".join(str(p) for p in err["loc"]) or "body"
+    if err["type"] == "extra_forbidden":
+        return f"unknown field {where!r}"
+    return f"{where}: {err['msg']}"
+
+
+def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: AdviceRules) -> Blueprint:
+    bp = Blueprint("sessions", __name__, url_prefix="/api")
+    document = openapi_document(MAX_ALIAS, MAX_QUESTIONS, MAX_QUESTION_CHARS, MAX_LIMIT)
+
+    def load(session_id: str) -> dict:
+        session = store.get(session_id)
+        if session is None:
+            raise ApiError(404, f"no session with id {session_id[:64]!r}")
+        return session
+
+    def detail(session: dict) -> dict:
+        # A session still recording is summarized from the rows stored so far.
+        summary = session["summary"] or summarize(store.timeline(session["id"]), session["segments"])
+        return {**session, "summary": summary, "advice": advice.advise(summary), "disclaimer": ADVICE_DISCLAIMER}
+
+    @bp.errorhandler(ApiError)
+    def api_error(e: ApiError):
+        return jsonify({"error": str(e)}), e.status
+
+    @bp.errorhandler(SessionBusy)
+    @bp.errorhandler(NotRecording)
+    def conflict(e: Exception):
+        return jsonify({"error": str(e)}), 409
+
+    @bp.errorhandler(sqlite3.Error)
+    def storage(e: sqlite3.Error):
+        return jsonify({"error": f"session storage failed: {e}"}), 503
+
+    @bp.post("/sessions")
+    def start():
+        body = _parse(StartRequest)
+        session = recorder.start(body.alias or None, body.questions or [])
+        return jsonify(detail(session)), 201
+
+    @bp.get("/sessions")
+    def recent():
+        raw = request.args.get("limit", str(DEFAULT_LIMIT))
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+            raise ApiError(400, f"limit must be an integer from 1 to {MAX_LIMIT} (got {raw[:20]!r})")
+        return jsonify(store.list(int(raw)))
+
+    @bp.get("/sessions/live")
+    def live():
+        return jsonify(recorder.live())
+
+    @bp.get("/sessions/<session_id>")
+    def get(session_id: str):
+        return jsonify(detail(load(session_id)))
+
+    @bp.post("/sessions/<session_id>/questions")
+    def mark(session_id: str):
+        load(session_id)
+        body = _parse(QuestionRequest)
+        try:
+            return jsonify(recorder.mark_question(body.index, session_id))
+        except IndexError as e:
+            raise ApiError(400, str(e)) from None
+
+    @bp.post("/sessions/<session_id>/stop")
+    def stop(session_id: str):
+        load(session_id)
+        # recording_error: some seconds could not be stored (e.g. full disk); the kiosk should say so
+        return jsonify({**detail(recorder.stop(session_id)), "recording_error": recorder.recording_error})
+
+    @bp.get("/sessions/<session_id>/export")
+    def export(session_id: str):
+        fmt = request.args.get("format", "json")
+        if fmt not in ("json", "csv"):
+            raise ApiError(400, f"format must be json or csv (got {fmt[:20]!r})")
+        session = load(session_id)
+        headers = {"Content-Disposition": f'attachment; filename="session-{session["id"]}.{fmt}"'}
+        if fmt == "json":
+            return Response(json.dumps(detail(session), indent=2), mimetype="application/json", headers=headers)
+        return Response(_timeline_csv(store.timeline(session["id"])), mimetype="text/csv", headers=headers)
+
+    @bp.delete("/sessions/<session_id>")
+    def erase(session_id: str):
+        load(session_id)
+        recorder.discard(session_id)  # erasing mid-session: stop recording it first, keep nothing
+        store.delete(session_id)
+        return "", 204
+
+    @bp.get("/openapi.json")
+    def openapi():
+        return jsonify(document)
+
+    return bp
+
+
+def _timeline_csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["t", "second", "segment", "face_present", "uncertain", *EXPRESSIONS])
+    start = rows[0]["second"] if rows else 0
+    for r in rows:
+        writer.writerow([r["second"] - start, r["second"], "" if r["segment"] is None else r["segment"],
+                         round(r["face_present"], 4), round(r["uncertain"], 4),
+                         *(round(r["shares"][e], 4) for e in EXPRESSIONS)])
+    return out.getvalue()

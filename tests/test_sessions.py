@@ -1,0 +1,224 @@
+"""Sessions end to end: the Flask blueprint on a real SQLite file, the recorder fed synthetic frames."""
+import csv
+import io
+import re
+import sqlite3
+
+import pytest
+from flask import Flask
+
+from edge.pipeline import FaceResult, FrameResult
+from edge.sessions.advice import ADVICE_DISCLAIMER, AdviceRules
+from edge.sessions.api import sessions_blueprint
+from edge.sessions.recorder import SessionRecorder
+from edge.sessions.settings import EXPRESSIONS
+from edge.sessions.store import SessionStore
+
+FPS = 8  # a power of two: frame times are exact binary fractions, no floor() surprises
+START = 1_700_000_000.0
+
+
+class FakeClock:
+    def __init__(self, t: float = START):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def face(label: str, confidence: float = 1.0, face_id: int = 1) -> FaceResult:
+    probs = dict.fromkeys(EXPRESSIONS, 0.0)
+    if label == "uncertain":
+        probs = dict.fromkeys(EXPRESSIONS, 1 / 7)
+        confidence = 1 / 7
+    else:
+        probs[label] = 1.0
+    return FaceResult(face_id, (10.0, 10.0, 50.0, 50.0), 0.9, label, confidence, probs)
+
+
+def feed(recorder: SessionRecorder, clock: FakeClock, seconds: int, label: str | None) -> None:
+    """`seconds` whole seconds of frames from the current (integral) time; None: nobody in view."""
+    base = clock.t
+    for s in range(seconds):
+        for j in range(FPS):
+            clock.t = base + s + (j + 0.5) / FPS
+            # a bystander (id 2) is in the frame too: only the primary face may count
+            faces = [] if label is None else [face("angry", face_id=2), face(label)]
+            recorder.observe(FrameResult(0, clock.t, 640, 480, faces, None if label is None else 1))
+    clock.t = base + seconds
+
+
+@pytest.fixture
+def booth(tmp_path):
+    clock = FakeClock()
+    store = SessionStore(tmp_path / "sessions.db", retention_days=30, clock=clock)
+    recorder = SessionRecorder(store, retention_days=30, clock=clock, monotonic=clock)
+    app = Flask(__name__)
+    app.register_blueprint(sessions_blueprint(store, recorder, AdviceRules()))
+    yield app.test_client(), recorder, clock, store
+    store.close()
+
+
+def test_a_session_through_the_api(booth):
+    client, recorder, clock, _ = booth
+    r = client.post("/api/sessions", json={"alias": "Sam", "questions": ["Tell me about yourself.", "Why us?"]})
+    assert r.status_code == 201
+    session = r.get_json()
+    sid = session["id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", sid) and session["status"] == "recording" and session["alias"] == "Sam"
+    assert client.post("/api/sessions", json={}).status_code == 409  # one booth, one candidate
+
+    assert client.post(f"/api/sessions/{sid}/questions", json={"index": 0}).get_json()["question"] == \
+        "Tell me about yourself."
+    feed(recorder, clock, 6, "happy")
+    assert recorder.live()["latest"]["shares"]["happy"] == 1.0 and recorder.live()["question_index"] == 0
+    assert client.get("/api/sessions/live").get_json()["session_id"] == sid
+    client.post(f"/api/sessions/{sid}/questions", json={"index": 1})
+    feed(recorder, clock, 2, "angry")
+    feed(recorder, clock, 1, None)
+    feed(recorder, clock, 3, "fear")
+
+    r = client.post(f"/api/sessions/{sid}/stop")
+    assert r.status_code == 200
+    done = r.get_json()
+    assert done["status"] == "finished" and done["ended_at"] == START + 12 and done["duration_s"] == 12
+    q1, q2 = done["summary"]["segments"]
+    assert (q1["index"], q1["duration_s"], q1["shares"]["happy"]) == (0, 6, 1.0)
+    assert q2["duration_s"] == 6 and q2["face_present"] == pytest.approx(5 / 6, abs=1e-4)
+    assert q2["shares"]["angry"] == 0.4 and q2["shares"]["fear"] == 0.6
+    assert q2["changes"]["dominant_changes"] == 1
+    assert [d["expression"] for d in q2["dominant"]] == ["fear", "angry"]
+    assert done["summary"]["overall"]["duration_s"] == 12 and len(done["summary"]["overall"]["timeline"]) == 12
+    tense = [t for t in done["advice"] if t["rule"] == "tense" and t["segment"] == 1]
+    assert tense and tense[0]["figure"] == 1.0 and "During question 2" in tense[0]["text"]
+    assert "100 %" in tense[0]["text"]
+    assert done["disclaimer"] == ADVICE_DISCLAIMER
+    assert client.post(f"/api/sessions/{sid}/stop").status_code == 409  # already stopped
+    assert recorder.live()["recording"] is False
+
+    listed = client.get("/api/sessions").get_json()
+    assert [s["id"] for s in listed] == [sid]
+    assert set(listed[0]) == {"id", "alias", "status", "started_at", "ended_at", "duration_s"}
+    assert client.get(f"/api/sessions/{sid}").get_json()["summary"] == done["summary"]
+
+    r = client.get(f"/api/sessions/{sid}/export?format=json")
+    assert r.headers["Content-Disposition"] == f'attachment; filename="session-{sid}.json"'
+    assert r.get_json()["advice"] == done["advice"]
+    r = client.get(f"/api/sessions/{sid}/export?format=csv")
+    assert r.mimetype == "text/csv" and "attachment" in r.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
+    assert len(rows) == 12 and list(rows[0]) == ["t", "second", "segment", "face_present", "uncertain", *EXPRESSIONS]
+    assert rows[0]["segment"] == "0" and float(rows[0]["happy"]) == 1.0
+    assert rows[8]["face_present"] == "0.0" and rows[11]["segment"] == "1" and float(rows[11]["fear"]) == 1.0
+
+    assert client.delete(f"/api/sessions/{sid}").status_code == 204
+    assert client.get(f"/api/sessions/{sid}").status_code == 404
+    assert client.delete(f"/api/sessions/{sid}").status_code == 404
+    assert client.get("/api/sessions").get_json() == []
+
+
+def test_questions_without_a_list_are_numbered(booth):
+    client, recorder, clock, _ = booth
+    sid = client.post("/api/sessions").get_json()["id"]  # no body at all
+    assert client.post(f"/api/sessions/{sid}/questions", json={"index": 4}).get_json()["question"] == "Question 5"
+
+
+def test_erasing_a_recording_session_stops_it_and_keeps_nothing(booth):
+    client, recorder, clock, store = booth
+    sid = client.post("/api/sessions", json={"alias": "Kim"}).get_json()["id"]
+    feed(recorder, clock, 3, "happy")
+    assert client.delete(f"/api/sessions/{sid}").status_code == 204
+    feed(recorder, clock, 2, "happy")  # frames keep coming; nothing may be written for the erased session
+    assert recorder.live()["recording"] is False and recorder.recording_error is None
+    assert store.get(sid) is None and store.timeline(sid) == []
+    assert client.post("/api/sessions").status_code == 201  # the booth is free again
+
+
+@pytest.mark.parametrize("body, content_type, status, message", [
+    ("{", "application/json", 400, "not valid JSON"),
+    ("[]", "application/json", 400, "must be a JSON object"),
+    ('{"alias": 5}', "application/json", 400, "alias: Input should be a valid string"),
+    ('{"alias": "' + "x" * 65 + '"}', "application/json", 400, "alias: String should have at most 64"),
+    ('{"nickname": "x"}', "application/json", 400, "unknown field 'nickname'"),
+    ('{"questions": "why?"}', "application/json", 400, "questions: Input should be a valid list"),
+    ('{"questions": [' + ",".join(['"q"'] * 51) + "]}", "application/json", 400,
+     "questions: List should have at most 50"),
+    ('{"questions": ["' + "q" * 301 + '"]}', "application/json", 400, "questions.0: String should have at most 300"),
+    ('{"alias": "x"}', "text/plain", 415, "Content-Type: application/json"),
+])
+def test_malformed_start_requests(booth, body, content_type, status, message):
+    client = booth[0]
+    r = client.post("/api/sessions", data=body, content_type=content_type)
+    assert r.status_code == status and message in r.get_json()["error"]
+    assert booth[1].live()["recording"] is False
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"index": "1"}, "index: Input should be a valid integer"),
+    ({"index": True}, "index: Input should be a valid integer"),
+    ({"index": -1}, "index: Input should be greater than or equal to 0"),
+    ({}, "index: Field required"),
+    ({"index": 2}, "outside the 2 questions"),
+])
+def test_malformed_question_marks(booth, body, message):
+    client = booth[0]
+    sid = client.post("/api/sessions", json={"questions": ["a", "b"]}).get_json()["id"]
+    r = client.post(f"/api/sessions/{sid}/questions", json=body)
+    assert r.status_code == 400 and message in r.get_json()["error"]
+
+
+def test_bad_queries_and_unknown_ids(booth):
+    client = booth[0]
+    for limit in ("abc", "0", "201", "-1"):
+        r = client.get(f"/api/sessions?limit={limit}")
+        assert r.status_code == 400 and "limit must be an integer from 1 to 200" in r.get_json()["error"]
+    for path in ("/api/sessions/nope", "/api/sessions/nope/export", "/api/sessions/nope/stop"):
+        r = client.post(path) if path.endswith("stop") else client.get(path)
+        assert r.status_code == 404 and r.get_json() == {"error": "no session with id 'nope'"}
+    sid = client.post("/api/sessions").get_json()["id"]
+    r = client.get(f"/api/sessions/{sid}/export?format=xml")
+    assert r.status_code == 400 and "format must be json or csv" in r.get_json()["error"]
+    assert len(client.get("/api/sessions?limit=1").get_json()) == 1
+
+
+def test_a_full_disk_is_reported_not_raised(booth, monkeypatch):
+    client, recorder, clock, store = booth
+    sid = client.post("/api/sessions").get_json()["id"]
+    feed(recorder, clock, 2, "happy")
+
+    def full(*_):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store, "add_second", full)
+    feed(recorder, clock, 3, "happy")  # must not raise into the inference loop
+    assert "database or disk is full" in recorder.recording_error
+    assert client.get("/api/sessions/live").get_json()["recording_error"] == recorder.recording_error
+    monkeypatch.undo()
+    done = client.post(f"/api/sessions/{sid}/stop").get_json()
+    assert done["summary"]["overall"]["duration_s"] == 2  # the two seconds stored before the disk filled
+    assert "database or disk is full" in done["recording_error"]
+
+
+def test_retention_runs_daily_from_the_inference_loop(booth, monkeypatch):
+    _, recorder, clock, store = booth
+    calls = []
+    monkeypatch.setattr(store, "apply_retention", lambda days: calls.append(days) or 0)
+    feed(recorder, clock, 1, None)
+    assert calls == []  # the store applied it at open
+    clock.t += 86400
+    feed(recorder, clock, 1, None)
+    feed(recorder, clock, 1, None)
+    assert calls == [30]
+
+
+def test_openapi_document_covers_every_route(booth):
+    client = booth[0]
+    doc = client.get("/api/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.0") and doc["components"]["schemas"]["StartRequest"]
+    app = client.application
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<(\w+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in doc["paths"][path], f"{method} {path} is not documented"
