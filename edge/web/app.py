@@ -5,6 +5,7 @@ Served by waitress (edge/web/server.py), never by Flask's development server.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -14,6 +15,7 @@ from edge.web.metrics import registry_for, render
 
 MAX_REQUEST_BYTES = 64 * 1024
 SSE_HEARTBEAT_S = 15
+PRIVACY_NOTICE = Path(__file__).resolve().parents[2] / "PRIVACY.md"
 
 
 def create_app(state: LiveState, preview: bool = False, sessions: Blueprint | None = None) -> Flask:
@@ -32,6 +34,15 @@ def create_app(state: LiveState, preview: bool = False, sessions: Blueprint | No
     @app.get("/")
     def dashboard():
         return render_template("dashboard.html", preview=preview)
+
+    @app.get("/kiosk")
+    def kiosk():
+        return render_template("kiosk.html")
+
+    @app.get("/privacy")
+    def privacy():
+        # read per request: the operator may edit the notice without restarting the daemon
+        return Response(PRIVACY_NOTICE.read_text(encoding="utf-8"), content_type="text/plain; charset=utf-8")
 
     @app.get("/api/status")
     def status():

@@ -63,4 +63,25 @@ function connect() {
   source.onerror = () => { text($("health"), "reconnecting…"); $("health").className = "badge"; };
 }
 
+function duration(seconds) {
+  const s = Math.round(seconds);
+  return `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+// Sessions change rarely and are not part of /api/status: polled, not streamed.
+async function refreshSessions() {
+  try {
+    const response = await fetch("/api/sessions?limit=10", { headers: { Accept: "application/json" } });
+    if (!response.ok) return; // e.g. session storage failing: keep the last list shown
+    const sessions = await response.json();
+    $("sessions").querySelector("tbody").replaceChildren(...sessions.map((s) => row([
+      s.alias || "anonymous", s.status, new Date(s.started_at * 1000).toLocaleString(), duration(s.duration_s)])));
+    $("no-sessions").hidden = sessions.length > 0;
+  } catch (e) {
+    // network hiccup: the next refresh tries again
+  }
+}
+
 connect();
+refreshSessions();
+setInterval(refreshSessions, 10000);
