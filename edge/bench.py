@@ -84,7 +84,7 @@ def run_haar_peer(config: EdgeConfig, spec: str, frames: int) -> dict | None:
     if not hasattr(cv2, "CascadeClassifier"):
         return None
     try:
-        entry, path = model_entry("emotion", "mini_xception_int8_float", config.models.dir)
+        entry, path = model_entry("emotion", "mini_xception_float", config.models.dir)
     except Exception:  # noqa: BLE001 - the baseline is optional
         return None
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
@@ -108,11 +108,12 @@ def float_models(config: EdgeConfig) -> EdgeConfig | None:
     manifest = json.loads((config.models.dir / "manifest.json").read_text())["models"]
     names = {m["name"] for m in manifest}
     det = next((m["name"] for m in manifest if m["task"] == "face_detection" and m.get("precision") == "float"), None)
-    emo = next((m["name"] for m in manifest if m["task"] == "emotion"), None)
-    if det is None or emo is None or f"{emo}_float" not in names:
+    emo = next((m["name"] for m in manifest if m["task"] == "emotion"), "")
+    emo_float = emo.removesuffix("_int8") + "_float"
+    if det is None or emo_float not in names:
         return None
     return config.model_copy(update={"models": config.models.model_copy(update={"detector": det,
-                                                                                 "emotion": f"{emo}_float"})})
+                                                                                 "emotion": emo_float})})
 
 
 def markdown(report: dict) -> str:

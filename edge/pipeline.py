@@ -25,6 +25,9 @@ class PipelineSettings:
     track_max_missed: int = 15
     uncertain_below: float = 0.4  # smoothed top probability under this reads "uncertain", not a class
     max_faces: int = 4
+    # the int8 detector now and then reports the whole frame as a face; a real face never fills more
+    # than the frame's shorter side
+    max_face_fraction: float = 0.9
 
 
 @dataclass
@@ -76,8 +79,9 @@ class Pipeline:
 
         model_input, box = self.detector.prepare(image)
         lap("preprocess")
-        faces = sorted(self.detector.infer(model_input, box), key=lambda f: -f.box[2] * f.box[3])
-        faces = faces[:self.settings.max_faces]
+        limit = self.settings.max_face_fraction * min(image.shape[:2])
+        faces = sorted((f for f in self.detector.infer(model_input, box) if max(f.box[2], f.box[3]) <= limit),
+                       key=lambda f: -f.box[2] * f.box[3])[:self.settings.max_faces]
         lap("detect")
         crops = [face_crop(image, f, self.crop) for f in faces]
         lap("crop")

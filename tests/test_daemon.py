@@ -9,13 +9,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
 
-MODELS = Path(os.environ.get("FER_TEST_MODELS", ROOT / "models"))
+MODELS = ROOT / "models"
 
 
 def free_port() -> int:

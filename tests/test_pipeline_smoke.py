@@ -35,7 +35,7 @@ epochs = 1
 train_subset = 200
 results_dir = "{tmp}/search"
 [export]
-name = "smoke_int8"
+name = "smoke"
 models_dir = "{tmp}/project/models"
 """
 
@@ -62,7 +62,7 @@ def test_export_writes_manifest_files_and_card(smoke):
     manifest = json.loads((models / "manifest.json").read_text())
     assert manifest["schema"] == 1
     names = [m["name"] for m in manifest["models"]]
-    assert names == ["smoke_int8", "smoke_int8_float"]
+    assert names == ["smoke_int8", "smoke_float"]
     for m in manifest["models"]:
         assert sha256((models / m["file"]).read_bytes()).hexdigest() == m["sha256"]
         assert m["labels"] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]

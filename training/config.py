@@ -71,8 +71,6 @@ class DistilConfig(Strict):
 
 class QuantizeConfig(Strict):
     representative_samples: int = Field(500, gt=0, description="real training faces used to calibrate int8 ranges")
-    mirror_average: bool = Field(False, description="ship logits averaged over the face and its mirror image "
-                                 "(one file, twice the compute)")
 
 
 class SearchConfig(Strict):
@@ -87,7 +85,8 @@ class EvaluateConfig(Strict):
 
 
 class ExportConfig(Strict):
-    name: str = Field(pattern=r"^[a-z0-9_\-]+$", description="file stem under models/emotion/")
+    name: str = Field(pattern=r"^[a-z0-9_\-]+$", description="stem of the files under models/emotion/ "
+                      "(<name>_int8.tflite, <name>_float.tflite) and of their manifest names")
     version: str = "1"
     models_dir: Path = Path("models")
     primary: bool = Field(True, description="list first in the manifest: the model the device uses for its task")

@@ -47,7 +47,7 @@ def write_card(cfg: ExperimentConfig, dest: Path) -> None:
     table = (report_dir(cfg) / "report.md").read_text()
     i8, fl = report["int8"], report["float"]
     dest.write_text(CARD_TEMPLATE.read_text().format(
-        name=cfg.export.name, arch=cfg.student.arch, params=f"{report['parameters']:,}",
+        name=f"{cfg.export.name}_int8", arch=cfg.student.arch, params=f"{report['parameters']:,}",
         size_kib=f"{i8['size_bytes'] / 1024:.1f}", acc=f"{100 * i8['accuracy']:.2f}",
         float_acc=f"{100 * fl['accuracy']:.2f}", f1=f"{i8['macro_f1']:.3f}", ece=f"{i8['ece']:.3f}",
         latency=f"{i8['latency_ms']['p50']:.3f}", teacher_acc="–" if report["teacher_val_accuracy"] is None
@@ -64,11 +64,11 @@ def run(cfg: ExperimentConfig, config_path=None) -> list[dict]:
     reports.mkdir(parents=True, exist_ok=True)
     metrics = json.loads((report_dir(cfg) / "metrics.json").read_text())
     entries = []
-    for precision, suffix in (("int8", ""), ("float", "_float")):
-        src = tflite_paths(cfg)[precision]
-        dest = dest_dir / f"{cfg.export.name}{suffix}.tflite"
-        shutil.copyfile(src, dest)
-        entries.append(manifest_entry(cfg, f"{cfg.export.name}{suffix}", dest, precision, metrics[precision]))
+    for precision in ("int8", "float"):
+        name = f"{cfg.export.name}_{precision}"
+        dest = dest_dir / f"{name}.tflite"
+        shutil.copyfile(tflite_paths(cfg)[precision], dest)
+        entries.append(manifest_entry(cfg, name, dest, precision, metrics[precision]))
     for f in ("metrics.json", "report.md", "confusion.png", "reliability.png"):
         shutil.copyfile(report_dir(cfg) / f, reports / f)
     if cfg.export.primary:

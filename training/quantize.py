@@ -49,26 +49,11 @@ def convert(model: keras.Model, calibration: np.ndarray | None) -> bytes:
     return (converter if calibration is None else full_int8(converter, calibration)).convert()
 
 
-def with_mirror_average(model: keras.Model) -> keras.Model:
-    """The model applied to the face and to its mirror image, logits averaged: expressions read the same
-    mirrored, and the average is steadier than either pass. Both go through the network as one batch,
-    so the .tflite holds the weights once."""
-    face = keras.Input(model.input_shape[1:], name="face")
-    both = keras.layers.Lambda(lambda x: keras.ops.concatenate([x, keras.ops.flip(x, axis=2)], axis=0),
-                               name="with_mirror")(face)
-    logits = model(both)
-    averaged = keras.layers.Lambda(lambda z: keras.ops.mean(keras.ops.reshape(z, (2, -1, z.shape[-1])), axis=0),
-                                   name="logits")(logits)
-    return keras.Model(face, averaged, name=f"{model.name}_mirror_average")
-
-
 def run(cfg: ExperimentConfig, config_path=None) -> dict[str, Path]:
     src = model_path(cfg)
     if not src.exists():
         raise SystemExit(f"{src}: no trained model; run the distil stage first.")
     model = keras.models.load_model(src, compile=False)
-    if cfg.quantize.mirror_average:
-        model = with_mirror_average(model)
     paths = tflite_paths(cfg)
     with tracking.tracked_run(cfg, "quantize", config_path):
         paths["float"].write_bytes(convert(model, None))
