@@ -37,7 +37,7 @@ bench: $(VENV)/.runtime
 	$(VENV)/bin/python -m edge bench --source media/demo.mp4 --frames 300 --threads 1,2 --compare --markdown
 
 train: $(VENV)/.test
-	$(VENV)/bin/python -m training all --config training/configs/mini_xception.toml
+	TF_ENABLE_ONEDNN_OPTS=0 $(VENV)/bin/python -m training all --config training/configs/mini_xception.toml
 	$(VENV)/bin/python -m training all --config training/configs/fer_student.toml
 
 check-models: $(VENV)/.runtime
