@@ -7,6 +7,8 @@ import sys
 import threading
 import time
 
+import cv2
+
 from edge.config import EdgeConfig
 from edge.crop import CropSpec
 from edge.detector import FaceDetector
@@ -25,6 +27,7 @@ from edge.web.app import create_app
 from edge.web.server import WebServer
 
 log = logging.getLogger("edge")
+PREVIEW_EVERY = 10  # frames between preview images: a few per second is enough for an operator
 
 
 def load_pipeline(config: EdgeConfig) -> tuple[Pipeline, list[dict]]:
@@ -114,6 +117,8 @@ class Daemon:
                 state.record_error(str(e))
                 continue
             state.record(result, reader.captured, reader.dropped)
+            if self.config.web.preview and frame.index % PREVIEW_EVERY == 0:
+                state.preview_jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 70])[1].tobytes()
             self.recorder.observe(result)  # kiosk session aggregates; never raises
             # ping systemd's watchdog only while results flow: a stuck pipeline gets restarted
             if ping_every and time.monotonic() - last_ping > ping_every:

@@ -34,6 +34,7 @@ class LiveState:
         self.last_error: str | None = None
         self.source_problem: str | None = None
         self.first_result_s: float | None = None
+        self.preview_jpeg: bytes | None = None  # only ever set when the config enables a preview
         self._timings: deque = deque(maxlen=LATENCY_WINDOW)
         self._stamps: deque = deque(maxlen=LATENCY_WINDOW)
         self._changed = threading.Condition()

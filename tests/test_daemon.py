@@ -32,12 +32,13 @@ def get(url, timeout=5):
 
 
 class Daemon:
-    def __init__(self, tmp_path, source, models_dir=MODELS, fallback=None):
+    def __init__(self, tmp_path, source, models_dir=MODELS, fallback=None, preview=False):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = tmp_path / "edge.toml"
         config.write_text(f'[source]\nspec = "{source}"\n' + (f'fallback_spec = "{fallback}"\n' if fallback else "") +
                           f'[models]\ndir = "{models_dir}"\n[web]\nport = {self.port}\n'
+                          f'preview = {str(preview).lower()}\n'
                           f'[sessions]\ndb_path = "{tmp_path}/sessions.db"\n')
         env = {k: v for k, v in os.environ.items() if not k.startswith("FER_EDGE_")}
         self.proc = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(config)], cwd=ROOT,
@@ -91,9 +92,24 @@ def test_daemon_serves_faces_expressions_counters_events_and_metrics(shared_data
         assert code == 200 and b"fer_edge_frames_processed_total" in body and b'stage="detect"' in body
         code, body, _ = get(daemon.url + "/")
         assert code == 200 and b"No camera image is shown" in body
+        code, body, _ = get(daemon.url + "/api/preview.jpg")
+        assert code == 404 and b"preview is disabled" in body  # no image leaves unless configured
         assert get(daemon.url + "/api/nothing")[0] == 404
     finally:
         assert daemon.stop() == 0  # clean shutdown on SIGTERM
+
+
+def test_preview_is_served_only_when_enabled(shared_data, tmp_path):
+    daemon = Daemon(tmp_path, shared_data / "media/videos/pyfeat_single_face_talking.mp4", preview=True)
+    try:
+        deadline, code = time.time() + 20, 503
+        while time.time() < deadline and code != 200:
+            code, body, headers = get(daemon.url + "/api/preview.jpg")
+            time.sleep(0.3)
+        assert code == 200 and headers["Content-Type"] == "image/jpeg" and body[:2] == b"\xff\xd8"
+        assert b"Camera preview is <b>enabled</b>" in get(daemon.url + "/")[1]
+    finally:
+        daemon.stop()
 
 
 def test_tampered_model_keeps_the_server_up_to_say_why(shared_data, tmp_path):

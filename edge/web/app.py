@@ -67,6 +67,15 @@ def create_app(state: LiveState, preview: bool = False, sessions: Blueprint | No
         return Response(events(), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+    @app.get("/api/preview.jpg")
+    def camera_preview():
+        # the only place a camera image can leave the process, and only when the operator enabled it
+        if not preview:
+            return jsonify({"error": "the camera preview is disabled (web.preview = false in the config)"}), 404
+        if state.preview_jpeg is None:
+            return jsonify({"error": "no preview image yet"}), 503
+        return Response(state.preview_jpeg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
     @app.get("/metrics")
     def metrics():
         return Response(render(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -82,6 +82,12 @@ async function refreshSessions() {
   }
 }
 
+// the preview exists only when the operator enabled it; refresh it once a second
+const preview = document.getElementById("preview");
+if (preview) {
+  setInterval(() => { preview.src = `/api/preview.jpg?t=${Date.now()}`; }, 1000);
+}
+
 connect();
 refreshSessions();
 setInterval(refreshSessions, 10000);
