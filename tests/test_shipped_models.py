@@ -62,7 +62,7 @@ def test_same_predictions_under_tflite_runtime_with_numpy1(tflite_runtime_output
         assert (litert.argmax(1) == theirs.argmax(1)).mean() >= 0.97, m["name"]
         # the runtimes' int8 kernels round differently: logits agree to a few quantization steps
         step = load_interpreter(MODELS / m["file"]).get_output_details()[0]["quantization"][0] or 1e-3
-        assert np.abs(litert - theirs).mean() <= step and np.abs(litert - theirs).max() <= 5 * step, m["name"]
+        assert np.abs(litert - theirs).mean() <= 1.5 * step and np.abs(litert - theirs).max() <= 5 * step, m["name"]
 
 
 def test_detectors_find_the_faces_under_tflite_runtime_with_numpy1(tflite_runtime_output):
