@@ -19,7 +19,7 @@ from edge import device_info
 from edge.app import load_pipeline
 from edge.config import EdgeConfig, load_config
 from edge.emotion import EmotionModel
-from edge.manifest import model_entry
+from edge.manifest import load_manifest, model_entry
 from edge.pipeline import STAGES
 from edge.sources import SourceError, open_source
 from edge.tflite import runtime_name
@@ -105,7 +105,7 @@ def run_haar_peer(config: EdgeConfig, spec: str, frames: int) -> dict | None:
 
 def float_models(config: EdgeConfig) -> EdgeConfig | None:
     """The same config with the float versions of the shipped models, where the manifest has them."""
-    manifest = json.loads((config.models.dir / "manifest.json").read_text())["models"]
+    manifest = load_manifest(config.models.dir)["models"]
     names = {m["name"] for m in manifest}
     det = next((m["name"] for m in manifest if m["task"] == "face_detection" and m.get("precision") == "float"), None)
     emo = next((m["name"] for m in manifest if m["task"] == "emotion"), "")
@@ -199,7 +199,7 @@ def bench(args) -> int:
         peer = run_haar_peer(base, args.source, min(frames or 50, 50))
         if peer:
             comparisons.append(peer)
-    manifest = json.loads((base.models.dir / "manifest.json").read_text())["models"]
+    manifest = load_manifest(base.models.dir)["models"]
     report = {"device": device_info.describe(), "thermal_before": thermal_before, "thermal_after": device_info.thermal(),
               "runtime": runtime_name(), "source": args.source, "runs": runs,
               "stages": runs[0]["stages"], "total": runs[0]["total"], "comparisons": comparisons,

@@ -66,7 +66,6 @@ class Pipeline:
                  settings: PipelineSettings = PipelineSettings()):
         self.detector, self.emotion, self.crop, self.settings = detector, emotion, crop, settings
         self.tracker = Tracker(settings.track_iou, settings.track_max_missed)
-        self.processed = 0
 
     def process(self, image: np.ndarray, timestamp: float, index: int = 0) -> FrameResult:
         timings, t = {}, time.perf_counter()
@@ -98,6 +97,5 @@ class Pipeline:
         primary = primary_index([f.box for f in faces], image.shape[1], image.shape[0])
         lap("track")
         timings["total"] = sum(timings.values())
-        self.processed += 1
         return FrameResult(index, timestamp, image.shape[1], image.shape[0], results,
                            None if primary is None else results[primary].id, timings)
