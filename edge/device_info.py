@@ -31,12 +31,15 @@ def _run(*cmd: str) -> str | None:
         return None
 
 
+def _cpuinfo_field(key: str) -> str | None:
+    m = re.search(rf"^{key}\s*:\s*(.+)$", _read("/proc/cpuinfo") or "", re.M)
+    return m.group(1) if m else None
+
+
 def cpu_model() -> str | None:
-    info = _read("/proc/cpuinfo") or ""
     for key in ("model name", "Model", "Hardware"):
-        m = re.search(rf"^{key}\s*:\s*(.+)$", info, re.M)
-        if m:
-            return m.group(1)
+        if value := _cpuinfo_field(key):
+            return value
     return platform.processor() or None
 
 
@@ -67,7 +70,9 @@ def describe() -> dict:
     return {
         "cpu": cpu_model(), "cores": os.cpu_count(), "machine": platform.machine(),
         "board": _read("/proc/device-tree/model"),  # "Raspberry Pi 5 Model B Rev 1.0", Jetson boards too
+        "board_revision": _cpuinfo_field("Revision"),  # a Pi's revision code names its model and memory
         "jetson_release": _read("/etc/nv_tegra_release"),
+        "jetson_power_mode": _run("nvpmodel", "-q"),  # Jetson speed depends on the power mode as much as on the chip
         "os": pretty.group(1) if pretty else platform.platform(), "kernel": platform.release(),
         "python": platform.python_version(), "packages": packages(),
     }

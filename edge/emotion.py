@@ -5,27 +5,24 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.preprocess import dequantize, normalise, quantize
+from edge.preprocess import InputEncoder, dequantize
 from edge.tflite import load_interpreter
 
 
 class EmotionModel:
     def __init__(self, path: str | Path, mean: float, std: float, labels: list[str], threads: int = 1):
         self.interpreter = load_interpreter(path, threads)
-        self.mean, self.std, self.labels = mean, std, list(labels)
+        self.labels = list(labels)
         self._in = self.interpreter.get_input_details()[0]
         self._out = self.interpreter.get_output_details()[0]
+        self.encode = InputEncoder(mean, std, self._in)
         self.height, self.width = int(self._in["shape"][1]), int(self._in["shape"][2])
 
     def logits(self, face: np.ndarray) -> np.ndarray:
         """One grey face (H,W) uint8, already cropped and resized to the model's input -> logits."""
         if face.shape != (self.height, self.width):
             raise ValueError(f"face crop is {face.shape}; the model expects {(self.height, self.width)} grey.")
-        x = normalise(face, self.mean, self.std)[None, :, :, None]
-        if self._in["dtype"] != np.float32:
-            scale, zero = self._in["quantization"]
-            x = quantize(x, scale, zero, self._in["dtype"])
-        self.interpreter.set_tensor(self._in["index"], x)
+        self.interpreter.set_tensor(self._in["index"], self.encode(face)[None, :, :, None])
         self.interpreter.invoke()
         out = self.interpreter.get_tensor(self._out["index"])[0]
         if self._out["dtype"] != np.float32:

@@ -36,8 +36,9 @@ class Tracker:
         """Match this frame's boxes to tracks (best IoU first); returns the track of each box, in order."""
         assigned: list[Track | None] = [None] * len(boxes)
         free = list(self.tracks)
-        pairs = sorted(((float(iou(corners(b), corners(t.box)[None])[0]), i, t) for i, b in enumerate(boxes)
-                        for t in free), key=lambda p: -p[0])
+        track_corners = np.array([corners(t.box) for t in free]).reshape(-1, 4)
+        pairs = sorted(((float(overlap), i, t) for i, b in enumerate(boxes)
+                        for overlap, t in zip(iou(corners(b), track_corners), free)), key=lambda p: -p[0])
         for overlap, i, track in pairs:
             if overlap < self.min_iou:
                 break
@@ -58,16 +59,17 @@ class Tracker:
 
 def smoothed(track: Track, probabilities: np.ndarray, now: float, window_s: float) -> np.ndarray:
     """Add this frame's probabilities to the track and return their mean over the last window_s seconds."""
-    track.history.append((now, probabilities))
-    while track.history and track.history[0][0] < now - window_s:
+    # a clock that went backwards (a restarted source) drops the whole history rather than keeping it forever
+    while track.history and not now - window_s <= track.history[0][0] <= now:
         track.history.popleft()
+    track.history.append((now, probabilities))
     return np.mean([p for _, p in track.history], axis=0)
 
 
 def primary_index(boxes: list, width: int, height: int) -> int | None:
     """The face a kiosk should talk to: the largest, discounted by its distance from the frame centre."""
-    if not boxes:
-        return None
+    if len(boxes) < 2:
+        return 0 if boxes else None
     diagonal = np.hypot(width, height)
 
     def weight(box):

@@ -31,8 +31,12 @@ def test_bench_json_and_markdown_have_every_field(source, tmp_path):
 def test_bench_compares_float_models_and_the_haar_pipeline():
     done = bench("--frames", "10", "--compare", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
-    names = [c["name"] for c in json.loads(done.stdout)["comparisons"]]
+    report = json.loads(done.stdout)
+    names = [c["name"] for c in report["comparisons"]]
     assert any("float" in n for n in names) and any("Haar" in n for n in names)
+    assert report["runs"][0]["faces_per_frame"] == 1  # the synthetic frame holds one face, as the target says
+    for c in report["comparisons"]:
+        assert c["slower_than_shipped_x"] == pytest.approx(c["total"]["p50_ms"] / report["total"]["p50_ms"])
 
 
 @pytest.mark.parametrize("args, message", [

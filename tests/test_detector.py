@@ -9,6 +9,7 @@ import pytest
 from edge.crop import CropSpec, eye_angle, face_crop
 from edge.detector import Face, FaceDetector, Letterbox, decode, ssd_anchors, weighted_nms
 from edge.manifest import model_entry
+from edge.preprocess import InputEncoder, normalise, quantize
 from edge.tflite import ModelLoadError
 from tests.conftest import ROOT
 
@@ -44,6 +45,28 @@ def test_letterbox_maps_back_to_frame_pixels():
     assert np.allclose(box.to_frame(np.array([[0.5, 0.5]])), [[320, 240]])
     image = box.apply(np.full((480, 640, 3), 200, np.uint8))
     assert image.shape == (128, 128, 3) and image[:16].max() == 0 and image[16:112].min() == 200
+
+
+def test_letterbox_shrinks_large_frames_like_area_averaging():
+    rng = np.random.default_rng(0)
+    frame = cv2.GaussianBlur(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8), (0, 0), 1.5)
+    box = Letterbox.fit(640, 480, 128)
+    area = cv2.resize(frame, (128, 96), interpolation=cv2.INTER_AREA).astype(float)
+    linear = cv2.resize(frame, (128, 96), interpolation=cv2.INTER_LINEAR).astype(float)
+    ours = box.apply(frame)[16:112].astype(float)
+    # much closer to a true area average than plain bilinear sampling, which aliases
+    assert np.abs(ours - area).mean() < 0.5 * np.abs(linear - area).mean()
+
+
+@pytest.mark.parametrize("dtype, quantization", [(np.int8, (0.0078125, 0)), (np.int8, (0.011, -7)),
+                                                 (np.uint8, (0.02, 128)), (np.float32, (0.0, 0))])
+def test_input_encoder_matches_normalise_then_quantize(dtype, quantization):
+    pixels = np.random.default_rng(1).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    encoded = InputEncoder(127.5, 127.5, {"dtype": dtype, "quantization": quantization})(pixels)
+    expected = normalise(pixels, 127.5, 127.5)
+    if dtype != np.float32:
+        expected = quantize(expected, *quantization, dtype)
+    assert encoded.dtype == dtype and encoded.shape == pixels.shape and np.array_equal(encoded, expected)
 
 
 @pytest.fixture(scope="module")

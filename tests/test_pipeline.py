@@ -29,6 +29,14 @@ def test_smoothing_averages_over_the_window_only():
     assert np.allclose(smoothed(track, np.array([0.0, 1.0]), 2.0, 1.0), [0.0, 1.0])  # old ones fell out
 
 
+def test_smoothing_restarts_when_the_clock_goes_backwards():
+    track = Tracker().update([(0, 0, 10, 10)])[0]
+    for t in range(10):
+        smoothed(track, np.array([1.0, 0.0]), 100.0 + t / 10, 1.0)
+    assert np.allclose(smoothed(track, np.array([0.0, 1.0]), 0.0, 1.0), [0.0, 1.0])  # a restarted source
+    assert len(track.history) == 1
+
+
 def test_primary_face_prefers_large_and_central():
     assert primary_index([], 640, 480) is None
     assert primary_index([(0, 0, 50, 50), (300, 200, 60, 60)], 640, 480) == 1
