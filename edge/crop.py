@@ -40,9 +40,11 @@ def face_crop(frame: np.ndarray, face: Face, spec: CropSpec = CropSpec()) -> np.
     """(spec.size, spec.size) grey uint8 crop; parts outside the frame repeat the edge pixels."""
     x, y, w, h = face.box
     side = spec.box_scale * max(w, h)
-    if not side > 0 or not math.isfinite(side):
-        raise ValueError(f"face box {face.box} has no size; cannot crop it.")
+    if not side > 0 or not all(map(math.isfinite, (x, y, w, h, side))):
+        raise ValueError(f"face box {face.box} has no finite size or position; cannot crop it.")
     angle = eye_angle(face) if spec.align_eyes else 0.0
+    if not math.isfinite(angle):  # keypoints lost (NaN): crop upright rather than not at all
+        angle = 0.0
     cos, sin = math.cos(angle), math.sin(angle)
     # the crop centre, moved along the face's own vertical axis
     shift = spec.center_shift_y * max(w, h)

@@ -5,6 +5,7 @@ given as (image, timestamp); where they come from is the sources' business.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -68,6 +69,9 @@ class Pipeline:
         self.tracker = Tracker(settings.track_iou, settings.track_max_missed)
 
     def process(self, image: np.ndarray, timestamp: float, index: int = 0) -> FrameResult:
+        """Raises ValueError, saying what is wrong, for a frame that is not a uint8 image or a bad timestamp."""
+        if not math.isfinite(timestamp):  # it would poison the smoothing window of every tracked face
+            raise ValueError(f"frame timestamp {timestamp!r} is not a finite number of seconds.")
         timings, t = {}, time.perf_counter()
 
         def lap(stage: str) -> None:

@@ -15,7 +15,7 @@ VIDEO = "media/videos/pyfeat_single_face_talking.mp4"
 def call(daemon, method, path, body=None):
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(daemon.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", **daemon.csrf})
     with urllib.request.urlopen(request, timeout=10) as r:
         return json.loads(r.read() or b"null")
 

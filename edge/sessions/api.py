@@ -1,7 +1,8 @@
 """The session JSON API, a Flask blueprint mounted under /api: start, mark questions, stop, read, export, erase.
 
 Every error is JSON `{"error": ...}` saying what was wrong. Bodies must be declared application/json:
-that also makes a cross-site browser request need a CORS preflight, which this API never grants.
+that also makes a cross-site browser request need a CORS preflight, which this API never grants. Who
+may call it at all is edge/web/security.py's business.
 """
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import sqlite3
 from typing import Annotated, Any
 
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from werkzeug.routing import BaseConverter
 
 from edge.sessions.advice import ADVICE_DISCLAIMER, AdviceRules
 from edge.sessions.aggregate import summarize
-from edge.sessions.openapi import openapi_document
 from edge.sessions.recorder import NotRecording, SessionBusy, SessionRecorder
 from edge.sessions.settings import EXPRESSIONS
 from edge.sessions.store import SessionStore
@@ -36,11 +37,18 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+def _has_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must contain more than white space")
+    return value
+
+
 class StartRequest(_Body):
-    alias: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_ALIAS)] | None = None
-    questions: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                     max_length=MAX_QUESTION_CHARS)]] | None = Field(
-        None, max_length=MAX_QUESTIONS)
+    # Limits apply to the text as sent, white space included, as the OpenAPI document says; the handler
+    # strips it afterwards.
+    alias: Annotated[str, StringConstraints(max_length=MAX_ALIAS)] | None = None
+    questions: list[Annotated[str, StringConstraints(max_length=MAX_QUESTION_CHARS), AfterValidator(_has_text)]] | \
+        None = Field(None, max_length=MAX_QUESTIONS)
 
 
 class QuestionRequest(_Body):
@@ -54,7 +62,13 @@ def _parse(model: type[_Body]) -> Any:
             raise ApiError(415, "send the body as JSON with Content-Type: application/json")
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
+            # a lone surrogate (\ud800 escaped in the JSON text) parses, but SQLite cannot store it
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except RecursionError:
+            raise ApiError(400, "body is not valid JSON: nested too deeply") from None
+        except UnicodeEncodeError:
+            raise ApiError(400, "body has a string that is not valid Unicode (a lone surrogate)") from None
+        except ValueError as e:  # UnicodeDecodeError too: the body is not UTF-8
             raise ApiError(400, f"body is not valid JSON: {e}") from None
     else:
         data = {}
@@ -70,12 +84,19 @@ def _describe(err: Any) -> str:
     where = ".".join(str(p) for p in err["loc"]) or "body"
     if err["type"] == "extra_forbidden":
         return f"unknown field {where!r}"
-    return f"{where}: {err['msg']}"
+    return f"{where}: {err['msg'].removeprefix('Value error, ')}"
+
+
+class SessionIdConverter(BaseConverter):
+    """Any path segment but "live": /api/sessions/live is the live meter, so DELETE or POST there is a wrong
+    method (405), not an attempt to erase a session called "live"."""
+    regex = r"(?!live$)[^/]+"
 
 
 def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: AdviceRules) -> Blueprint:
     bp = Blueprint("sessions", __name__, url_prefix="/api")
-    document = openapi_document(MAX_ALIAS, MAX_QUESTIONS, MAX_QUESTION_CHARS, MAX_LIMIT)
+    # before the routes: a converter must be known when the rules that use it are added
+    bp.record_once(lambda setup: setup.app.url_map.converters.setdefault("session", SessionIdConverter))
 
     def load(session_id: str) -> dict:
         session = store.get(session_id)
@@ -104,13 +125,14 @@ def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: A
     @bp.post("/sessions")
     def start():
         body = _parse(StartRequest)
-        session = recorder.start(body.alias or None, body.questions or [])
+        session = recorder.start((body.alias or "").strip() or None, [q.strip() for q in body.questions or []])
         return jsonify(detail(session)), 201
 
     @bp.get("/sessions")
     def recent():
         raw = request.args.get("limit", str(DEFAULT_LIMIT))
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        # ASCII and short: str.isdigit() also accepts "²", and int() refuses numbers over 4300 digits
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= MAX_LIMIT:
             raise ApiError(400, f"limit must be an integer from 1 to {MAX_LIMIT} (got {raw[:20]!r})")
         return jsonify(store.list(int(raw)))
 
@@ -118,11 +140,11 @@ def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: A
     def live():
         return jsonify(recorder.live())
 
-    @bp.get("/sessions/<session_id>")
+    @bp.get("/sessions/<session:session_id>")
     def get(session_id: str):
         return jsonify(detail(load(session_id)))
 
-    @bp.post("/sessions/<session_id>/questions")
+    @bp.post("/sessions/<session:session_id>/questions")
     def mark(session_id: str):
         load(session_id)
         body = _parse(QuestionRequest)
@@ -131,13 +153,13 @@ def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: A
         except IndexError as e:
             raise ApiError(400, str(e)) from None
 
-    @bp.post("/sessions/<session_id>/stop")
+    @bp.post("/sessions/<session:session_id>/stop")
     def stop(session_id: str):
         load(session_id)
         # recording_error: some seconds could not be stored (e.g. full disk); the kiosk should say so
         return jsonify({**detail(recorder.stop(session_id)), "recording_error": recorder.recording_error})
 
-    @bp.get("/sessions/<session_id>/export")
+    @bp.get("/sessions/<session:session_id>/export")
     def export(session_id: str):
         fmt = request.args.get("format", "json")
         if fmt not in ("json", "csv"):
@@ -148,16 +170,12 @@ def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: A
             return Response(json.dumps(detail(session), indent=2), mimetype="application/json", headers=headers)
         return Response(_timeline_csv(store.timeline(session["id"])), mimetype="text/csv", headers=headers)
 
-    @bp.delete("/sessions/<session_id>")
+    @bp.delete("/sessions/<session:session_id>")
     def erase(session_id: str):
         load(session_id)
         recorder.discard(session_id)  # erasing mid-session: stop recording it first, keep nothing
         store.delete(session_id)
         return "", 204
-
-    @bp.get("/openapi.json")
-    def openapi():
-        return jsonify(document)
 
     return bp
 

@@ -1,11 +1,14 @@
-"""OpenAPI 3.0 description of the session API, written by hand so it reads as the API's documentation.
+"""OpenAPI 3.0 description of every JSON endpoint, written by hand so it reads as the API's documentation.
 
 Limits come from edge.sessions.api's request models, so the document cannot drift from what is enforced.
+Pages (/, /kiosk, /login, /privacy) and static files are HTML and CSS for browsers, not API.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from edge.monitoring.api import MONITORING_SCHEMA
+from edge.sessions.api import MAX_ALIAS, MAX_LIMIT, MAX_QUESTION_CHARS, MAX_QUESTIONS
 from edge.sessions.settings import EXPRESSIONS
 
 
@@ -22,11 +25,59 @@ def _error(description: str) -> dict:
 
 
 NUMBER_01 = {"type": "number", "minimum": 0, "maximum": 1}
+# What str.strip() removes (str.isspace), spelled out: in JSON Schema's (JavaScript's) regexes "\S" leaves
+# some of it out, e.g. U+0085, and the document would call a question valid that the API refuses.
+PYTHON_SPACE = r"\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 ID_PARAM = {"name": "session_id", "in": "path", "required": True,
             "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}, "description": "uuid4 hex id"}
+# Who may call what (edge/web/security.py): with a token, a read needs the bearer header or the login cookie,
+# and a state change the bearer header, or the cookie and the CSRF header. Without one (the daemon then listens
+# on loopback only), a read needs nothing and a state change the CSRF header. The document describes the
+# daemon that serves it.
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "web.token (FER_EDGE_TOKEN, web.token_file)"},
+    "loginCookie": {"type": "apiKey", "in": "cookie", "name": "fer_edge_auth",
+                    "description": "set by POST /login (the form at GET /login) for 30 days"},
+    "csrfHeader": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
+                   "description": "the value of GET /api/csrf (also in the kiosk page's <meta name=csrf-token>)"},
+}
+REQUIREMENTS = {
+    True: {"public": [], "read": [{"bearer": []}, {"loginCookie": []}],
+           "write": [{"bearer": []}, {"loginCookie": [], "csrfHeader": []}]},
+    False: {"public": [], "read": [], "write": [{"csrfHeader": []}]},
+}
+SESSION_OPERATIONS = ("getSession", "markQuestion", "stopSession", "exportSession", "eraseSession")
 
 
-def openapi_document(max_alias: int, max_questions: int, max_question_chars: int, max_limit: int) -> dict[str, Any]:
+def _links(pointer: str, operations: tuple[str, ...]) -> dict:
+    """OpenAPI links: where a response's session id can be used next (clients and test tools follow them)."""
+    return {op: {"operationId": op, "parameters": {"session_id": f"$response.body{pointer}"}} for op in operations}
+
+
+def _guarded(operation: dict, kind: str, token: bool) -> dict:
+    """`operation` with its security requirements and the answers the access checks may give."""
+    responses = dict(operation["responses"])
+    if kind != "public":
+        responses.setdefault("401", _error("no valid token or login cookie, or a bearer token that is not "
+                                           "this device's"))
+    if kind == "write":
+        responses.setdefault("403", _error("no CSRF proof, or a browser request from another origin"))
+    if "requestBody" in operation:
+        responses.setdefault("413", _error("body over 64 KiB"))
+    return {**operation, "security": REQUIREMENTS[token][kind], "responses": responses}
+
+
+def openapi_document(token: bool) -> dict[str, Any]:
+    """The document for a daemon with (`token`) or without a web token."""
+    def public(operation: dict) -> dict:
+        return _guarded(operation, "public", token)
+
+    def read(operation: dict) -> dict:
+        return _guarded(operation, "read", token)
+
+    def write(operation: dict) -> dict:
+        return _guarded(operation, "write", token)
+
     shares = {"type": "object", "description": "share of face time per expression, plus `uncertain`; they add up "
               "to 1 when a face was seen", "properties": {k: NUMBER_01 for k in (*EXPRESSIONS, "uncertain")}}
     part = {"type": "object", "properties": {
@@ -58,11 +109,13 @@ def openapi_document(max_alias: int, max_questions: int, max_question_chars: int
     schemas = {
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
         "StartRequest": {"type": "object", "additionalProperties": False, "properties": {
-            "alias": {"type": "string", "maxLength": max_alias, "description": "optional first name or nickname"},
-            "questions": {"type": "array", "maxItems": max_questions,
-                          "items": {"type": "string", "minLength": 1, "maxLength": max_question_chars}}}},
+            "alias": {"type": "string", "nullable": True, "maxLength": MAX_ALIAS,
+                      "description": "optional first name or nickname; white space around it is dropped"},
+            "questions": {"type": "array", "nullable": True, "maxItems": MAX_QUESTIONS,
+                          "items": {"type": "string", "pattern": f"[^{PYTHON_SPACE}]", "maxLength": MAX_QUESTION_CHARS,
+                                    "description": "not only white space, which is dropped around it"}}}},
         "QuestionRequest": {"type": "object", "additionalProperties": False, "required": ["index"], "properties": {
-            "index": {"type": "integer", "minimum": 0, "maximum": max_questions - 1,
+            "index": {"type": "integer", "minimum": 0, "maximum": MAX_QUESTIONS - 1,
                       "description": "0-based; must be within `questions` when a list was given"}}},
         "Session": session, "SessionDetail": detail, "Shares": shares, "SummaryPart": part,
         "Second": {"type": "object", "properties": {
@@ -78,53 +131,126 @@ def openapi_document(max_alias: int, max_questions: int, max_question_chars: int
             "rule": {"type": "string"}, "text": {"type": "string"},
             "figure": {**NUMBER_01, "description": "the share the tip is based on"}}},
     }
+    schemas.update({
+        "Health": {"type": "object", "required": ["status", "reasons"], "properties": {
+            "status": {"type": "string", "enum": ["ok", "degraded", "failing"]},
+            "reasons": {"type": "array", "items": {"type": "string"}}}},
+        "Status": {"type": "object", "required": ["health", "counters", "latest"], "properties": {
+            "health": _ref("Health"), "uptime_s": {"type": "number"}, "source": {"type": "string"},
+            "fps": {"type": "number"},
+            "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "last_error": {"type": "string", "nullable": True},
+            "latency_ms": {"type": "object", "description": "per stage: p50_ms, p95_ms over the last frames",
+                           "additionalProperties": {"type": "object", "properties": {
+                               "p50_ms": {"type": "number"}, "p95_ms": {"type": "number"}}}},
+            "models": {"type": "array", "items": {"type": "object"}},
+            "latest": {"type": "object", "nullable": True, "description": "the newest frame's faces",
+                       "properties": {"index": {"type": "integer"}, "timestamp": {"type": "number"},
+                                      "faces": {"type": "array", "items": _ref("Face")},
+                                      "primary_id": {"type": "integer", "nullable": True}}}}},
+        "Face": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "box": {"type": "array", "items": {"type": "number"}, "minItems": 4,
+                                              "maxItems": 4, "description": "x, y, width, height in pixels"},
+            "score": NUMBER_01, "label": {"type": "string", "description": "an expression, or uncertain"},
+            "confidence": NUMBER_01, "probabilities": {"type": "object", "additionalProperties": NUMBER_01}}},
+        "Live": {"type": "object", "required": ["recording"], "properties": {
+            "recording": {"type": "boolean"}, "session_id": {"type": "string", "nullable": True},
+            "question_index": {"type": "integer", "nullable": True},
+            "elapsed_s": {"type": "number", "nullable": True},
+            "latest": {"type": "object", "nullable": True, "description": "the last completed second"},
+            "recording_error": {"type": "string", "nullable": True}}},
+        "Csrf": {"type": "object", "required": ["csrf_token", "header"], "properties": {
+            "csrf_token": {"type": "string"}, "header": {"type": "string", "enum": ["X-CSRF-Token"]}}},
+    })
     one = [ID_PARAM]
     storage = _error("the SQLite file could not be written (e.g. disk full)")
+    session_paths = {
+        "/api/sessions": {
+            "post": write({
+                "summary": "Start recording a session (one at a time)",
+                "requestBody": {"required": False, "content": {"application/json": {"schema": _ref("StartRequest")}}},
+                "responses": {"201": {**_json(_ref("SessionDetail"), "the new session"),
+                                      "links": _links("#/id", SESSION_OPERATIONS)},
+                              "400": _error("malformed body"), "409": _error("a session is recording"),
+                              "415": _error("body not sent as application/json"), "503": storage}}),
+            "get": read({
+                "summary": "Recent sessions, newest first",
+                "parameters": [{"name": "limit", "in": "query", "schema": {
+                    "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20}}],
+                "responses": {"200": {**_json({"type": "array", "items": _ref("Session")}, "sessions"),
+                                      "links": _links("#/0/id", ("getSession", "exportSession", "eraseSession"))},
+                              "400": _error("bad limit")}})},
+        "/api/sessions/live": {"get": read({
+            "summary": "The recording session's latest second (kiosk meter)",
+            "responses": {"200": {**_json(_ref("Live"), "live state"),
+                                  "links": _links("#/session_id", ("markQuestion", "stopSession"))}}})},
+        "/api/sessions/{session_id}": {
+            "get": read({"operationId": "getSession", "summary": "Summary and advice", "parameters": one,
+                         "responses": {"200": _json(_ref("SessionDetail"), "the session"),
+                                       "404": _error("unknown id")}}),
+            "delete": write({"operationId": "eraseSession", "summary": "Erase the session and all its rows",
+                             "parameters": one,
+                             "responses": {"204": {"description": "erased"}, "404": _error("unknown id"),
+                                           "503": storage}})},
+        "/api/sessions/{session_id}/questions": {"post": write({
+            "operationId": "markQuestion", "summary": "Mark the start of a question", "parameters": one,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("QuestionRequest")}}},
+            "responses": {"200": _json(_ref("Segment"), "the segment"), "400": _error("bad index"),
+                          "404": _error("unknown id"), "409": _error("session not recording"),
+                          "415": _error("body not sent as application/json"), "503": storage}})},
+        "/api/sessions/{session_id}/stop": {"post": write({
+            "operationId": "stopSession", "summary": "Stop recording; returns the summary", "parameters": one,
+            "responses": {"200": _json(_ref("SessionDetail"), "the finished session, plus "
+                                       "`recording_error`: null, or why some seconds were not stored"),
+                          "404": _error("unknown id"), "409": _error("session not recording"), "503": storage}})},
+        "/api/sessions/{session_id}/export": {"get": read({
+            "operationId": "exportSession",
+            "summary": "Download as JSON (summary and advice) or CSV (the 1 s timeline)",
+            "parameters": [ID_PARAM, {"name": "format", "in": "query",
+                                      "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"}}],
+            "responses": {"200": {"description": "attachment", "content": {
+                "application/json": {"schema": _ref("SessionDetail")}, "text/csv": {"schema": {"type": "string"}}}},
+                "400": _error("bad format"), "404": _error("unknown id")}})},
+    }
+    live_paths = {
+        "/api/status": {"get": read({
+            "summary": "Faces with ids, smoothed expression probabilities, fps, per-stage latency, counters",
+            "responses": {"200": _json(_ref("Status"), "the live state")}})},
+        "/api/health": {"get": public({
+            "summary": "ok, degraded or failing, with the reasons (for systemd, monitoring, load balancers)",
+            "responses": {"200": _json(_ref("Health"), "ok or degraded"),
+                          "503": _json(_ref("Health"), "failing")}})},
+        "/api/stream": {"get": read({
+            "summary": "Server-sent events: one Status document per processed frame, heartbeats when idle",
+            "responses": {"200": {"description": "an endless event stream",
+                                  "content": {"text/event-stream": {"schema": {"type": "string"}}}}}})},
+        "/api/preview.jpg": {"get": read({
+            "summary": "The newest camera frame, only when web.preview is enabled",
+            "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {"schema": {
+                "type": "string", "format": "binary"}}}},
+                "404": _error("the preview is disabled (the default)"), "503": _error("no frame yet")}})},
+        "/api/monitoring": {"get": read({
+            "summary": "Input quality, expression drift and health over sliding windows, each ok, warn or alert",
+            "responses": {"200": _json(MONITORING_SCHEMA, "the latest evaluation, at most 1 s old"),
+                          "503": _error("monitoring has not started")}})},
+        "/metrics": {"get": read({
+            "summary": "Prometheus metrics",
+            "responses": {"200": {"description": "Prometheus text format",
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}}}})},
+        "/api/csrf": {"get": read({
+            "summary": "The CSRF value a state change without the bearer header must carry",
+            "responses": {"200": _json(_ref("Csrf"), "the value and the header to send it in")}})},
+        "/api/openapi.json": {"get": public({
+            "summary": "This document", "responses": {"200": _json({"type": "object"}, "OpenAPI 3.0")}})},
+    }
     return {
         "openapi": "3.0.3",
-        "info": {"title": "fer-edge interview-practice sessions", "version": "1",
-                 "description": "Per-second expression aggregates and advice for a kiosk booth. No image is "
-                                "stored or returned. Advice is not an assessment of the person."},
-        "paths": {
-            "/api/sessions": {
-                "post": {"summary": "Start recording a session (one at a time)",
-                         "requestBody": {"required": False, "content": {"application/json": {
-                             "schema": _ref("StartRequest")}}},
-                         "responses": {"201": _json(_ref("SessionDetail"), "the new session"),
-                                       "400": _error("malformed body"), "409": _error("a session is recording"),
-                                       "415": _error("body not sent as application/json"), "503": storage}},
-                "get": {"summary": "Recent sessions, newest first",
-                        "parameters": [{"name": "limit", "in": "query", "schema": {
-                            "type": "integer", "minimum": 1, "maximum": max_limit, "default": 20}}],
-                        "responses": {"200": _json({"type": "array", "items": _ref("Session")}, "sessions"),
-                                      "400": _error("bad limit")}}},
-            "/api/sessions/live": {"get": {"summary": "The recording session's latest second (kiosk meter)",
-                                           "responses": {"200": _json({"type": "object"}, "live state")}}},
-            "/api/sessions/{session_id}": {
-                "get": {"summary": "Summary and advice", "parameters": one,
-                        "responses": {"200": _json(_ref("SessionDetail"), "the session"), "404": _error("unknown id")}},
-                "delete": {"summary": "Erase the session and all its rows", "parameters": one,
-                           "responses": {"204": {"description": "erased"}, "404": _error("unknown id")}}},
-            "/api/sessions/{session_id}/questions": {"post": {
-                "summary": "Mark the start of a question", "parameters": one,
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("QuestionRequest")}}},
-                "responses": {"200": _json(_ref("Segment"), "the segment"), "400": _error("bad index"),
-                              "404": _error("unknown id"), "409": _error("session not recording"),
-                              "415": _error("body not sent as application/json"), "503": storage}}},
-            "/api/sessions/{session_id}/stop": {"post": {
-                "summary": "Stop recording; returns the summary", "parameters": one,
-                "responses": {"200": _json(_ref("SessionDetail"), "the finished session, plus "
-                                           "`recording_error`: null, or why some seconds were not stored"),
-                              "404": _error("unknown id"), "409": _error("session not recording"), "503": storage}}},
-            "/api/sessions/{session_id}/export": {"get": {
-                "summary": "Download as JSON (summary and advice) or CSV (the 1 s timeline)",
-                "parameters": [ID_PARAM, {"name": "format", "in": "query",
-                                          "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"}}],
-                "responses": {"200": {"description": "attachment", "content": {
-                    "application/json": {"schema": _ref("SessionDetail")}, "text/csv": {"schema": {"type": "string"}}}},
-                    "400": _error("bad format"), "404": _error("unknown id")}}},
-            "/api/openapi.json": {"get": {"summary": "This document",
-                                          "responses": {"200": _json({"type": "object"}, "OpenAPI 3.0")}}},
-        },
-        "components": {"schemas": schemas},
+        "info": {"title": "fer-edge", "version": "1",
+                 "description": "Live facial-expression results of the booth's camera, and per-second expression "
+                                "aggregates and advice for kiosk practice sessions. No image is stored or "
+                                "returned (the preview exists only when an operator enables it). Advice is not "
+                                "an assessment of the person."},
+        "paths": {**live_paths, **session_paths},
+        "components": {"schemas": schemas, "securitySchemes": {
+            name: scheme for name, scheme in SECURITY_SCHEMES.items() if token or name == "csrfHeader"}},
     }

@@ -7,11 +7,16 @@ from flask import Flask
 from waitress.server import create_server
 
 
+# waitress buffers a whole body before the app sees it (1 GiB by default, spilling to disk): cap it near the
+# app's own 64 KiB limit, which answers in JSON; a body declared larger than this gets waitress's plain 413.
+MAX_BUFFERED_BODY = 1024 * 1024
+
+
 class WebServer:
     def __init__(self, app: Flask, host: str, port: int, threads: int = 4):
         # SSE streams hold a thread each; waitress's channel timeout would cut them, so it is raised
         self.server = create_server(app, host=host, port=port, threads=threads, channel_timeout=3600,
-                                    ident="fer-edge")
+                                    ident="fer-edge", max_request_body_size=MAX_BUFFERED_BODY)
         self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
 
     @property
@@ -23,4 +28,12 @@ class WebServer:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.close()
+        # Closed inside the server's own loop: closing its sockets from this thread would pull them out from
+        # under its select() (EBADF in the loop thread). The loop ends once nothing is left to watch.
+        self.server.trigger.pull_trigger(self._close_all)
+        self.thread.join(timeout=5)
+        self.server.task_dispatcher.shutdown(timeout=1)  # workers still in an event stream are daemon threads
+
+    def _close_all(self) -> None:
+        for channel in list(self.server._map.values()):  # the listening socket, the trigger, connections
+            channel.close()

@@ -34,14 +34,21 @@ function showError(message) {
   $("error").hidden = !message;
 }
 
+// Every state change carries the page's CSRF value (edge/web/security.py).
+const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+
 // JSON in and out; the API answers 415 unless a body is declared application/json.
 async function api(method, path, body) {
   const init = { method, headers: { Accept: "application/json" } };
+  if (method !== "GET") init.headers["X-CSRF-Token"] = CSRF;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
   const response = await fetch(path, init);
+  if (response.status === 401) { // the login expired (or the token changed): log in again, then come back
+    window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+  }
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
     const error = new Error((data && data.error) || `${response.status} ${response.statusText}`);

@@ -1,0 +1,348 @@
+"""Access control of the real Flask app served by waitress on loopback, with a real SQLite session store:
+Host check, token and login cookie, CSRF proof, cross-origin refusal, headers, size limits, no images."""
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+from http.cookies import SimpleCookie
+
+import pytest
+
+from edge.config import ConfigError, EdgeConfig, WebConfig, load_config
+from edge.monitoring.monitor import Monitor
+from edge.sessions.advice import AdviceRules
+from edge.sessions.api import sessions_blueprint
+from edge.sessions.openapi import openapi_document
+from edge.sessions.recorder import SessionRecorder
+from edge.sessions.store import SessionStore
+from edge.soak import free_port
+from edge.state import LiveState
+from edge.web.app import MAX_REQUEST_BYTES, create_app
+from edge.web.security import COOKIE, COOKIE_MAX_AGE_S, AccessPolicy, read_token
+from edge.web.server import WebServer
+from tests.conftest import ROOT
+
+TOKEN = "kiosk-token-0123456789abcdef"
+
+
+class Served:
+    """create_app + sessions on a SQLite file, served by waitress on 127.0.0.1; raw HTTP calls."""
+
+    def __init__(self, tmp_path, access: AccessPolicy, preview: bool = False):
+        self.store = SessionStore(tmp_path / "sessions.db", retention_days=30)
+        self.recorder = SessionRecorder(self.store, retention_days=30)
+        state = LiveState()
+        defaults = EdgeConfig()
+        state.monitor = Monitor(defaults.monitoring, defaults.models, state)  # as the daemon composes it
+        self.app = create_app(state, WebConfig(preview=preview),
+                              sessions_blueprint(self.store, self.recorder, AdviceRules()), access=access)
+        self.access = access
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.server = WebServer(self.app, "127.0.0.1", self.port)
+        self.server.start()
+
+    def call(self, method, path, body=None, headers=None, raw: bytes | None = None):
+        """(status, headers, parsed JSON or bytes); `body` is sent as JSON, `raw` as is."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"Host": self.host, **(headers or {})}
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        if body is not None:
+            headers.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=data, headers=headers)
+        r = conn.getresponse()
+        payload = r.read()
+        conn.close()
+        if r.getheader("Content-Type", "").startswith("application/json") and payload:
+            return r.status, r.headers, json.loads(payload)
+        return r.status, r.headers, payload
+
+    def close(self):
+        self.server.stop()
+        self.recorder.close()
+        self.store.close()
+
+
+@pytest.fixture
+def open_app(tmp_path):
+    served = Served(tmp_path, AccessPolicy(None))
+    yield served
+    served.close()
+
+
+@pytest.fixture
+def token_app(tmp_path):
+    served = Served(tmp_path, AccessPolicy(TOKEN))
+    yield served
+    served.close()
+
+
+def csrf(served):
+    return {"X-CSRF-Token": served.access.csrf_token}
+
+
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+# ---- without a token: loopback only, reads open, state changes need the CSRF proof ---------------------
+
+def test_without_a_token_reads_are_open_and_writes_need_the_page_csrf_value(open_app):
+    assert open_app.call("GET", "/api/status")[0] == 200
+    assert open_app.call("GET", "/api/sessions")[2] == []
+    code, _, body = open_app.call("GET", "/api/status", headers=BEARER)  # a client that expects a token
+    assert code == 401 and body["error"] == "this device has no web token: send no Authorization header"
+    page = open_app.call("GET", "/kiosk")[2].decode()
+    value = re.search(r'<meta name="csrf-token" content="([0-9a-f]{64})">', page).group(1)
+    assert open_app.call("GET", "/api/csrf")[2] == {"csrf_token": value, "header": "X-CSRF-Token"}
+
+    code, _, body = open_app.call("POST", "/api/sessions", {"alias": "Kim"})
+    assert code == 403 and "X-CSRF-Token" in body["error"] and open_app.recorder.live()["recording"] is False
+    code, _, body = open_app.call("POST", "/api/sessions", {"alias": "Kim"}, {"X-CSRF-Token": "0" * 64})
+    assert code == 403
+    code, _, session = open_app.call("POST", "/api/sessions", {"alias": "Kim"}, {"X-CSRF-Token": value})
+    assert code == 201 and open_app.recorder.live()["session_id"] == session["id"]
+    sid = session["id"]
+    assert open_app.call("POST", f"/api/sessions/{sid}/stop")[0] == 403  # an empty form POST, e.g.
+    assert open_app.call("DELETE", f"/api/sessions/{sid}")[0] == 403
+    assert open_app.recorder.live()["recording"] is True
+    assert open_app.call("POST", f"/api/sessions/{sid}/stop", headers=csrf(open_app))[0] == 200
+    assert open_app.call("DELETE", f"/api/sessions/{sid}", headers=csrf(open_app))[0] == 204
+    assert open_app.call("GET", f"/api/sessions/{sid}")[0] == 404
+
+
+def test_cross_origin_state_changes_are_refused_even_with_the_csrf_value(open_app):
+    own = f"http://{open_app.host}"
+    for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"},
+                    {"Origin": f"http://127.0.0.1:{open_app.port + 1}"},  # same site, another port
+                    {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}):
+        code, _, body = open_app.call("POST", "/api/sessions", {}, {**csrf(open_app), **headers})
+        assert code == 403 and "cross-origin request refused" in body["error"], headers
+    assert open_app.recorder.live()["recording"] is False
+    code, _, _ = open_app.call("POST", "/api/sessions", {}, {**csrf(open_app), "Origin": own,
+                                                              "Sec-Fetch-Site": "same-origin"})
+    assert code == 201
+
+
+def test_a_host_header_that_is_not_loopback_is_refused(open_app):
+    # DNS rebinding: evil.example resolves to 127.0.0.1, and the browser sends Host: evil.example
+    for path in ("/api/status", "/api/sessions", "/kiosk", "/api/health"):
+        code, _, body = open_app.call("GET", path, headers={"Host": f"evil.example:{open_app.port}"})
+        assert code == 400 and "web.allowed_hosts" in body["error"], path
+    for host in ("localhost", "127.0.0.1", "[::1]", "127.0.0.2"):
+        assert open_app.call("GET", "/api/status", headers={"Host": f"{host}:{open_app.port}"})[0] == 200, host
+    assert open_app.call("GET", "/api/status", headers={"Host": "[::1"})[0] == 400  # not a host at all
+
+
+def test_allowed_hosts_and_a_wildcard_bind():
+    named = AccessPolicy(TOKEN, "0.0.0.0", ["booth.local"])
+    assert named.host_allowed("booth.local:8080") and named.host_allowed("BOOTH.LOCAL")
+    assert not named.host_allowed("evil.example:8080") and named.host_allowed("localhost:8080")
+    anywhere = AccessPolicy(TOKEN, "0.0.0.0")  # a token and no list: the token keeps strangers out
+    assert anywhere.host_allowed("192.168.1.20:8080") and anywhere.host_allowed("whatever.lan")
+    bound = AccessPolicy(TOKEN, "192.168.1.20")
+    assert bound.host_allowed("192.168.1.20:8080") and not bound.host_allowed("10.0.0.1:8080")
+
+
+# ---- with a token: everything but the public endpoints needs it ---------------------------------------------
+
+def test_with_a_token_only_public_endpoints_answer_without_it(token_app):
+    for path in ("/api/health", "/privacy", "/api/openapi.json", "/static/kiosk.js", "/login"):
+        assert token_app.call("GET", path)[0] == 200, path
+    for path in ("/api/status", "/api/sessions", "/api/sessions/live", "/metrics", "/api/stream", "/api/csrf",
+                 "/api/preview.jpg", f"/api/sessions/{'0' * 32}", f"/api/sessions/{'0' * 32}/export"):
+        code, headers, body = token_app.call("GET", path)
+        assert code == 401 and headers["WWW-Authenticate"] == 'Bearer realm="fer-edge"', path
+        assert "Authorization: Bearer" in body["error"] and "/login" in body["error"]
+    for path in ("/", "/kiosk"):
+        code, headers, _ = token_app.call("GET", path)
+        assert code == 303 and headers["Location"] == f"/login?next={path}"
+    assert token_app.call("POST", "/api/sessions", {}, csrf(token_app))[0] == 401  # CSRF value is no login
+    assert token_app.call("GET", "/api/status", headers={"Authorization": "Bearer wrong"})[0] == 401
+    assert token_app.call("GET", "/api/status", headers={"Authorization": f"Bearer {TOKEN}x"})[0] == 401
+    assert token_app.call("GET", "/api/status", headers={"Cookie": f"{COOKIE}=\u00b2.0"})[0] == 401
+    assert token_app.recorder.live()["recording"] is False
+
+
+def test_the_bearer_token_reads_and_writes_without_csrf(token_app):
+    assert token_app.call("GET", "/api/status", headers=BEARER)[0] == 200
+    code, _, session = token_app.call("POST", "/api/sessions", {"questions": ["Why?"]}, BEARER)
+    assert code == 201
+    sid = session["id"]
+    assert token_app.call("GET", f"/api/sessions/{sid}", headers=BEARER)[2]["questions"] == ["Why?"]
+    # a browser page elsewhere cannot use it either
+    elsewhere = {**BEARER, "Origin": "http://x.example"}
+    assert token_app.call("POST", f"/api/sessions/{sid}/stop", headers=elsewhere)[0] == 403
+    assert token_app.call("POST", f"/api/sessions/{sid}/stop", headers=BEARER)[0] == 200
+    assert token_app.call("DELETE", f"/api/sessions/{sid}", headers=BEARER)[0] == 204
+
+
+def test_login_sets_a_strict_http_only_cookie_and_state_changes_still_need_csrf(token_app):
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    code, _, page = token_app.call("POST", "/login", raw=b"token=wrong&next=/kiosk", headers=form)
+    assert code == 401 and b"not this device&#39;s token" in page
+    code, headers, _ = token_app.call("POST", "/login", raw=f"token={TOKEN}&next=/kiosk".encode(), headers=form)
+    assert code == 303 and headers["Location"] == "/kiosk"
+    cookie = SimpleCookie(headers["Set-Cookie"])[COOKIE]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict" and int(cookie["max-age"]) == COOKIE_MAX_AGE_S
+    assert cookie["path"] == "/" and TOKEN not in cookie.value
+    jar = {"Cookie": f"{COOKIE}={cookie.value}"}
+
+    page = token_app.call("GET", "/kiosk", headers=jar)[2].decode()
+    value = re.search(r'name="csrf-token" content="([0-9a-f]{64})"', page).group(1)
+    assert token_app.call("GET", "/api/sessions", headers=jar)[0] == 200
+    assert token_app.call("POST", "/api/sessions", {}, jar)[0] == 403  # the cookie alone changes nothing
+    assert token_app.call("POST", "/api/sessions", {}, {**jar, "X-CSRF-Token": value})[0] == 201
+    tampered = {"Cookie": f"{COOKIE}={cookie.value[:-1]}{'0' if cookie.value[-1] != '0' else '1'}"}
+    assert token_app.call("GET", "/api/sessions", headers=tampered)[0] == 401
+
+    # the login never redirects off this server
+    for target in ("//evil.example/", "https://evil.example/", "/\t/evil.example", "/\\evil.example"):
+        body = f"token={TOKEN}&next={target}".encode()
+        code, headers, _ = token_app.call("POST", "/login", raw=body, headers=form)
+        assert code == 303 and headers["Location"] == "/", target
+
+
+def test_login_cookies_expire_and_die_with_the_token():
+    now = [1_700_000_000.0]
+    policy = AccessPolicy(TOKEN, clock=lambda: now[0])
+    cookie = policy.issue_cookie()
+    assert policy.cookie_valid(cookie)
+    now[0] += COOKIE_MAX_AGE_S + 1
+    assert not policy.cookie_valid(cookie)
+    now[0] -= 2 * COOKIE_MAX_AGE_S + 2  # a clock stepped back by more than the lifetime
+    assert not policy.cookie_valid(cookie)
+    now[0] = 1_700_000_000.0
+    assert not AccessPolicy(TOKEN + "new", clock=lambda: now[0]).cookie_valid(cookie)
+    for junk in (None, "", ".", "x.y", "1." + "0" * 64, "9" * 40 + ".00", "\u00b2.00", "-5.00"):
+        assert not policy.cookie_valid(junk)
+
+
+# ---- headers, limits, images ----------------------------------------------------------------------------
+
+def test_security_headers_and_no_caching_of_data(open_app):
+    for path in ("/", "/kiosk", "/api/status", "/api/sessions", "/api/nothing"):
+        _, headers, _ = open_app.call("GET", path)
+        csp = headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+        assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+        assert headers["Referrer-Policy"] == "same-origin" and headers["Cache-Control"] == "no-store", path
+        assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+        assert headers["Cross-Origin-Resource-Policy"] == "same-origin"
+    assert "no-store" not in open_app.call("GET", "/static/kiosk.js")[1].get("Cache-Control", "")
+    # the templates need no inline script or style, so the CSP can forbid them
+    for template in (ROOT / "edge/web/templates").glob("*.html"):
+        text = template.read_text()
+        assert not re.search(r"<script>|<style|\sstyle=|\son[a-z]+=", text), template.name
+
+
+def test_oversize_bodies_get_413_and_the_server_keeps_serving(open_app):
+    big = {"alias": "x" * (MAX_REQUEST_BYTES + 1)}
+    code, _, body = open_app.call("POST", "/api/sessions", big, csrf(open_app))
+    assert code == 413 and body == {"error": f"request body over {MAX_REQUEST_BYTES} bytes"}
+    # declared far beyond waitress's buffer: refused before the body is read
+    conn = http.client.HTTPConnection("127.0.0.1", open_app.port, timeout=10)
+    conn.putrequest("POST", "/api/sessions", skip_host=True)
+    for name, value in {"Host": open_app.host, "Content-Type": "application/json",
+                        "Content-Length": str(50 * 1024 * 1024), **csrf(open_app)}.items():
+        conn.putheader(name, value)
+    conn.endheaders()
+    conn.send(b"{" * 1024)
+    assert conn.getresponse().status == 413
+    conn.close()
+    # chunked, with no length up front
+    conn = http.client.HTTPConnection("127.0.0.1", open_app.port, timeout=10)
+    chunks = (b'{"alias": "' + b"y" * 8192 for _ in range(10))
+    conn.request("POST", "/api/sessions", body=chunks, encode_chunked=True,
+                 headers={"Host": open_app.host, "Content-Type": "application/json", **csrf(open_app)})
+    assert conn.getresponse().status == 413
+    conn.close()
+    assert open_app.recorder.live()["recording"] is False
+    assert open_app.call("GET", "/api/health")[0] in (200, 503)
+
+
+@pytest.mark.parametrize("preview", [False, True])
+def test_no_endpoint_serves_an_image_unless_the_preview_is_enabled(tmp_path, preview):
+    served = Served(tmp_path, AccessPolicy(None), preview=preview)
+    try:
+        sid = served.call("POST", "/api/sessions", {}, csrf(served))[2]["id"]
+        served.call("POST", f"/api/sessions/{sid}/stop", headers=csrf(served))
+        types = {}
+        for rule in served.app.url_map.iter_rules():
+            if "GET" not in rule.methods or rule.endpoint in ("stream", "static"):
+                continue  # the event stream never ends; static files are the pages' code
+            path = re.sub(r"<session:session_id>", sid, rule.rule).replace("<path:filename>", "kiosk.js")
+            code, headers, _ = served.call("GET", path)
+            types[path] = (code, headers["Content-Type"])
+        assert not any(t.startswith("image/") for _, t in types.values()), types
+        static = ROOT / "edge/web/static"
+        assert {p.suffix for p in static.iterdir()} <= {".css", ".js"}  # nor does the static folder hold one
+        code, _, body = served.call("GET", "/api/preview.jpg")
+        if preview:
+            assert code == 503 and body == {"error": "no preview image yet"}  # no frame processed in this test
+        else:
+            assert code == 404 and "web.preview = false" in body["error"]
+    finally:
+        served.close()
+
+
+# ---- the OpenAPI document ------------------------------------------------------------------------------------
+
+def test_openapi_document_covers_every_api_route(open_app):
+    doc = open_app.call("GET", "/api/openapi.json")[2]
+    assert doc == json.loads(json.dumps(openapi_document(token=False))) and doc["openapi"].startswith("3.0")
+    pages = {"dashboard", "kiosk", "login", "privacy", "static"}
+    for rule in open_app.app.url_map.iter_rules():
+        if rule.endpoint in pages:
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in doc["paths"][path], f"{method} {path} is not documented"
+            public = rule.endpoint in ("health", "openapi")
+            assert ("401" in doc["paths"][path][method.lower()]["responses"]) != public
+            # with a token, everything but the public endpoints declares it; without one, only state changes
+            # declare a requirement: the CSRF header
+            with_token = openapi_document(token=True)["paths"][path][method.lower()]["security"]
+            assert (with_token == []) == public
+            assert doc["paths"][path][method.lower()]["security"] == ([{"csrfHeader": []}] if method in (
+                "POST", "DELETE") else [])
+
+
+# ---- configuration and start-up -------------------------------------------------------------------------------
+
+def test_token_file_is_read_and_a_bad_one_is_a_clear_config_error(tmp_path):
+    token_file = tmp_path / "web-token"
+    token_file.write_text(f"{TOKEN}\n")
+    web = load_config(None, {"FER_EDGE_HOST": "0.0.0.0", "FER_EDGE_TOKEN_FILE": str(token_file)}).web
+    assert read_token(web) == TOKEN and AccessPolicy.from_config(web).token == TOKEN
+    token_file.write_text("\n")
+    with pytest.raises(ConfigError, match=r"web.token_file: .*web-token is empty; write a token into it"):
+        read_token(web)
+    token_file.unlink()
+    with pytest.raises(ConfigError, match=r"web.token_file: cannot read .*web-token \(No such file or directory\); "
+                                          r"it must be readable by the service's user"):
+        read_token(web)
+    with pytest.raises(ConfigError, match="set web.token or web.token_file, not both"):
+        load_config(None, {"FER_EDGE_TOKEN": TOKEN, "FER_EDGE_TOKEN_FILE": str(token_file)})
+    config = tmp_path / "edge.toml"
+    config.write_text('[web]\nallowed_hosts = ["booth.local:8080"]\n')
+    with pytest.raises(ConfigError, match=r"web.allowed_hosts.0: String should match pattern"):
+        load_config(config, {})
+
+
+def run_daemon(tmp_path, env_extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FER_EDGE_")}
+    config = tmp_path / "edge.toml"
+    config.write_text(f'[web]\nport = {free_port()}\n[sessions]\ndb_path = "{tmp_path}/s.db"\n')
+    return subprocess.run([sys.executable, "-m", "edge", "run", "--config", str(config)], cwd=ROOT,
+                          env={**env, **env_extra}, capture_output=True, text=True, timeout=60)
+
+
+def test_the_daemon_refuses_to_start_beyond_loopback_without_a_token(tmp_path):
+    done = run_daemon(tmp_path, {"FER_EDGE_HOST": "0.0.0.0"})
+    assert done.returncode == 2
+    assert "binding to another address requires a token: set FER_EDGE_TOKEN, web.token, or web.token_file" in \
+        done.stderr and "secrets.token_urlsafe" in done.stderr
+    done = run_daemon(tmp_path, {"FER_EDGE_HOST": "0.0.0.0", "FER_EDGE_TOKEN_FILE": str(tmp_path / "none")})
+    assert done.returncode == 2 and "web.token_file: cannot read" in done.stderr and "Traceback" not in done.stderr
