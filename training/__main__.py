@@ -1,7 +1,8 @@
 """python -m training <stage> --config training/configs/<experiment>.toml [--set key=value ...]
 
-Stages, in pipeline order: teacher, distil, quantize, evaluate, export; ``all`` runs distil to export
-(the teacher needs a GPU and is run on its own); ``search`` tunes the student's settings with Optuna.
+Stages, in pipeline order: teacher, distil, quantize, evaluate, export, reference; ``all`` runs distil
+to reference (the teacher needs a GPU and is run on its own); ``search`` tunes the student's settings
+with Optuna; ``reference`` writes the statistics the device's monitor compares against.
 """
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ STAGES = {  # stage -> module whose run(cfg, config_path) carries it out
     "quantize": "training.quantize",
     "evaluate": "training.evaluate",
     "export": "training.export",
+    "reference": "training.reference_stats",
     "search": "training.search",
 }
-ALL = ("distil", "quantize", "evaluate", "export")
+ALL = ("distil", "quantize", "evaluate", "export", "reference")
 
 
 def parse_override(text: str) -> tuple[str, object]:

@@ -84,6 +84,14 @@ class EvaluateConfig(Strict):
     compare_with: list[str] = Field([], description="other experiments whose reports go side by side with this one")
 
 
+class ReferenceConfig(Strict):
+    max_faces: int | None = Field(None, gt=0, description="measure a fixed random sample (seeded) of this many "
+                                  "training faces; None measures them all")
+    calibration_videos: list[Path] = Field([], description="booth-like videos run through the device pipeline for "
+                                           "the face-size reference (every FER2013 face is a 48x48 crop, so the "
+                                           "training data has no face size); empty leaves it out")
+
+
 class ExportConfig(Strict):
     name: str = Field(pattern=r"^[a-z0-9_\-]+$", description="stem of the files under models/emotion/ "
                       "(<name>_int8.tflite, <name>_float.tflite) and of their manifest names")
@@ -104,6 +112,7 @@ class ExperimentConfig(Strict):
     search: SearchConfig = SearchConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     export: ExportConfig
+    reference: ReferenceConfig = ReferenceConfig()
 
     @property
     def run_dir(self) -> Path:

@@ -25,3 +25,14 @@ def update_manifest(manifest_path: Path, entries: list[dict], primary: bool) -> 
     manifest["models"] = kept
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def set_fields(manifest_path: Path, name: str, fields: dict) -> None:
+    """Add or replace fields of the entry called `name`, in place: the order of entries and their other
+    fields stay as they are."""
+    manifest = json.loads(manifest_path.read_text())
+    entry = next((m for m in manifest["models"] if m["name"] == name), None)
+    if entry is None:
+        raise SystemExit(f"{manifest_path}: no model named {name}; run the export stage first.")
+    entry.update(fields)
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")

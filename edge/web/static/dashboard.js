@@ -72,11 +72,65 @@ function duration(seconds) {
 async function refreshSessions() {
   try {
     const response = await fetch("/api/sessions?limit=10", { headers: { Accept: "application/json" } });
+    if (response.status === 401) { // the login expired (or the token changed)
+      window.location.assign("/login?next=/");
+      return;
+    }
     if (!response.ok) return; // e.g. session storage failing: keep the last list shown
     const sessions = await response.json();
     $("sessions").querySelector("tbody").replaceChildren(...sessions.map((s) => row([
       s.alias || "anonymous", s.status, new Date(s.started_at * 1000).toLocaleString(), duration(s.duration_s)])));
     $("no-sessions").hidden = sessions.length > 0;
+  } catch (e) {
+    // network hiccup: the next refresh tries again
+  }
+}
+
+// Monitoring figures change once a second at most: polled, not streamed.
+const MONITORING_GROUPS = { quality: "Input quality", predictions: "Predictions vs training", health: "Health" };
+
+function lastFor(seconds) {
+  return seconds >= 120 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds)} s`;
+}
+
+function figure(value, unit) {
+  if (value === null || value === undefined) return "–";
+  if (unit === "share") return `${Math.round(value * 100)} %`;
+  return `${+value.toPrecision(3)}${unit ? ` ${unit}` : ""}`;
+}
+
+function renderMonitoring(m) {
+  const badge = $("monitoring-state");
+  badge.className = `badge ${m.state}`;
+  text(badge, m.state);
+  $("monitoring-reasons").replaceChildren(...m.reasons.map((r) => {
+    const li = document.createElement("li"); li.textContent = r; return li;
+  }));
+  const rows = [];
+  for (const [group, title] of Object.entries(MONITORING_GROUPS)) {
+    const head = document.createElement("tr");
+    const th = document.createElement("th"); th.colSpan = 4;
+    th.textContent = `${title} · last ${lastFor(m.windows_s[group === "predictions" ? "drift" : group])}`;
+    head.appendChild(th);
+    rows.push(head);
+    for (const [name, f] of Object.entries(m.metrics).filter(([, f]) => f.group === group)) {
+      const waiting = f.samples === undefined ? "–" : `– (${f.samples} of ${f.needs} samples)`;
+      const tr = row([f.label, f.value === null ? waiting : figure(f.value, f.unit),
+        figure(f.reference ?? null, f.unit), f.state]);
+      tr.dataset.metric = name;
+      tr.lastChild.className = `state ${f.state}`;
+      rows.push(tr);
+    }
+  }
+  $("monitoring").querySelector("tbody").replaceChildren(...rows);
+  text($("monitoring-reference"), m.reference.error ? `No training reference: ${m.reference.error}`
+    : `Training reference: ${m.reference.file} (${m.reference.model}).`);
+}
+
+async function refreshMonitoring() {
+  try {
+    const response = await fetch("/api/monitoring", { headers: { Accept: "application/json" } });
+    if (response.ok) renderMonitoring(await response.json());
   } catch (e) {
     // network hiccup: the next refresh tries again
   }
@@ -91,3 +145,5 @@ if (preview) {
 connect();
 refreshSessions();
 setInterval(refreshSessions, 10000);
+refreshMonitoring();
+setInterval(refreshMonitoring, 2000);

@@ -1,0 +1,62 @@
+"""Time-based sliding windows, cheap enough to update on every frame.
+
+`TimedRows` keeps every row of the last N seconds (for medians and percentiles of a short window);
+`SlidingCounts` keeps running sums in one-second buckets, so an hour-long window costs memory in
+proportion to its length, not to the frame rate.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+
+class TimedRows:
+    """Rows of numbers stamped with a time; rows older than `seconds` are dropped."""
+
+    def __init__(self, seconds: float, columns: int = 0):
+        self.seconds = seconds
+        self.times: deque[float] = deque()
+        self._columns: list[deque[float]] = [deque() for _ in range(columns)]
+
+    def add(self, now: float, *row: float) -> None:
+        self.times.append(now)
+        for column, value in zip(self._columns, row):
+            column.append(value)
+        self.evict(now)
+
+    def evict(self, now: float) -> None:
+        while self.times and self.times[0] <= now - self.seconds:
+            self.times.popleft()
+            for column in self._columns:
+                column.popleft()
+
+    def column(self, i: int) -> np.ndarray:
+        return np.fromiter(self._columns[i], float, len(self._columns[i]))
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+class SlidingCounts:
+    """A vector of sums over the last `seconds`, e.g. per-class prediction counts."""
+
+    def __init__(self, seconds: float, size: int):
+        self.seconds = seconds
+        self.total = np.zeros(size)
+        self._buckets: deque[tuple[int, np.ndarray]] = deque()  # (whole second, sums added in it)
+
+    def add(self, now: float, index: int, amount: float = 1.0) -> None:
+        second = int(now // 1)
+        if not self._buckets or self._buckets[-1][0] != second:
+            self._buckets.append((second, np.zeros_like(self.total)))
+            self.evict(now)
+        self._buckets[-1][1][index] += amount
+        self.total[index] += amount
+
+    def evict(self, now: float) -> None:
+        # a bucket goes once all of its second is out of the window: the window is exact to a second
+        while self._buckets and self._buckets[0][0] + 1 <= now - self.seconds:
+            self.total -= self._buckets.popleft()[1]
+        if not self._buckets:
+            self.total[:] = 0  # no rounding residue of the running sums outlives the window
