@@ -3,13 +3,17 @@
 # make test   - add the training and test tools to .venv (and .venv-tflite for the Pi runtime check),
 #               run every test
 # make bench  - the standard benchmark on the bundled demo clip (docs/benchmarks.md)
+# make bench-peers - the same in .venv-peers, with MediaPipe's own face detector among the comparisons
+# make test-arm64 - install.sh inside an emulated arm64 Debian Bookworm root, then the daemon on the demo
+#               clip there (root; minutes; the root is cached in /var/cache/fer-edge-arm64)
 # make train  - reproduce the shipped emotion models (the teacher step needs a GPU: training/README.md)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 TFLITE_VENV := .venv-tflite
+PEERS_VENV := .venv-peers
 PIP := $(VENV)/bin/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test bench train check-models clean
+.PHONY: run test test-arm64 bench bench-peers train check-models clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,14 +31,28 @@ $(TFLITE_VENV)/.installed: requirements/tflite-runtime.txt
 	$(TFLITE_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/tflite-runtime.txt
 	touch $@
 
+# mediapipe apart from its declared dependencies: requirements/bench-peers-nodeps.txt says why
+$(PEERS_VENV)/.installed: requirements/runtime.txt requirements/bench-peers.txt requirements/bench-peers-nodeps.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/bench-peers.txt
+	$(PEERS_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements/bench-peers-nodeps.txt
+	touch $@
+
 run: $(VENV)/.runtime
 	$(VENV)/bin/python -m edge run $(if $(CONFIG),--config $(CONFIG),$(if $(wildcard /dev/video0),--source /dev/video0))
 
 test: $(VENV)/.test $(TFLITE_VENV)/.installed
 	$(VENV)/bin/python -m pytest
 
+test-arm64: $(VENV)/.test
+	FER_EDGE_ARM64=1 $(VENV)/bin/python -m pytest -s -p no:cacheprovider --timeout 3600 tests/test_arm64_emulated.py
+
+BENCH_ARGS := --source media/demo.mp4 --frames 300 --threads 1,2 --compare --markdown
 bench: $(VENV)/.runtime
-	$(VENV)/bin/python -m edge bench --source media/demo.mp4 --frames 300 --threads 1,2 --compare --markdown
+	$(VENV)/bin/python -m edge bench $(BENCH_ARGS)
+
+bench-peers: $(PEERS_VENV)/.installed
+	$(PEERS_VENV)/bin/python -m edge bench $(BENCH_ARGS)
 
 train: $(VENV)/.test
 	TF_ENABLE_ONEDNN_OPTS=0 $(VENV)/bin/python -m training all --config training/configs/mini_xception.toml
@@ -45,4 +63,4 @@ check-models: $(VENV)/.runtime
 	$(VENV)/bin/python ../shared/tools/check_face_detector.py models/face_detector/blazeface_short_int8.tflite
 
 clean:
-	rm -rf $(VENV) $(TFLITE_VENV) .pytest_cache
+	rm -rf $(VENV) $(TFLITE_VENV) $(PEERS_VENV) .pytest_cache

@@ -5,6 +5,8 @@
   detect IMAGE... [--json] [--min-score S] [--draw DIR] [--model NAME]   faces per image
   bench [--source FILE|DIR|camera|synthetic] [--frames N | --seconds S] [--threads 1,2,4] [--compare]
         [--json] [--markdown] [--plot FILE]                               latency and throughput
+  check [--config FILE] [--json] [--source SPEC] [--url URL]             technician's self-test (PASS/WARN/FAIL)
+  update-models BUNDLE | --rollback [--config FILE]                       install a model bundle, or go back
 """
 from __future__ import annotations
 
@@ -17,9 +19,13 @@ import cv2
 
 from edge.bench import add_arguments as add_bench_arguments
 from edge.bench import bench
+from edge.check import add_arguments as add_check_arguments
+from edge.check import check
 from edge.config import ConfigError, dump, json_schema, load_config
 from edge.detector import FaceDetector
 from edge.manifest import model_entry
+from edge.model_update import add_arguments as add_update_arguments
+from edge.model_update import update_models
 from edge.sources import SourceError
 from edge.tflite import ModelLoadError
 
@@ -104,9 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="manifest name of the detector (default: the first one)")
     b = commands.add_parser("bench", help="per-stage latency and throughput on this device")
     add_bench_arguments(b)
+    k = commands.add_parser("check", help="technician's self-test: camera, models, latency, thermal, disk, "
+                            "clock, service, dashboard")
+    add_check_arguments(k)
+    u = commands.add_parser("update-models", help="install a model bundle atomically (verified, self-tested, "
+                            "previous one kept), or --rollback")
+    add_update_arguments(u)
     args = parser.parse_args(argv)
     try:
-        return {"run": run, "config": config_command, "detect": detect, "bench": bench}[args.command](args)
+        return {"run": run, "config": config_command, "detect": detect, "bench": bench,
+                "check": check, "update-models": update_models}[args.command](args)
     except (ModelLoadError, ConfigError, SourceError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

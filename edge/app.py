@@ -5,24 +5,28 @@ import logging
 import signal
 import sys
 import threading
-import time
 
 import cv2
 
+from edge.allocator import tune_allocator
 from edge.config import EdgeConfig
 from edge.crop import CropSpec
 from edge.detector import FaceDetector
 from edge.emotion import EmotionModel
 from edge.manifest import model_entry
+from edge.model_watch import ModelWatcher
+from edge.monitoring.monitor import Monitor
 from edge.pipeline import Pipeline, PipelineSettings
 from edge.sd_notify import notify, watchdog_interval_s
 from edge.sessions.advice import AdviceRules
 from edge.sessions.api import sessions_blueprint
 from edge.sessions.recorder import SessionRecorder
 from edge.sessions.store import SessionStore
-from edge.sources import LatestFrameReader, SourceError, open_source
+from edge.sources import CameraWatchdog, SourceError, make_source
 from edge.state import LiveState
+from edge.telemetry.mqtt import MqttPublisher
 from edge.tflite import ModelLoadError
+from edge.watchdog import CrashBudget, Heartbeat, StageFailing, Watchdog
 from edge.web.app import create_app
 from edge.web.server import WebServer
 
@@ -32,9 +36,13 @@ PREVIEW_EVERY = 10  # frames between preview images: a few per second is enough 
 
 def load_pipeline(config: EdgeConfig) -> tuple[Pipeline, list[dict]]:
     """Models from the manifest (sha256 checked) and the pipeline around them."""
+    # OpenCV's own thread pool gets the same budget as the interpreters: on images this small, handing
+    # work to other cores costs more than it saves, and the spare cores belong to capture and the web server
+    cv2.setNumThreads(config.models.threads)
     det, det_path = model_entry("face_detection", config.models.detector, config.models.dir)
     emo, emo_path = model_entry("emotion", config.models.emotion, config.models.dir)
-    detector = FaceDetector(det_path, det["input"]["mean"], det["input"]["std"], config.models.min_face_score,
+    min_score = config.models.min_face_score if config.models.min_face_score is not None else det["min_score"]
+    detector = FaceDetector(det_path, det["input"]["mean"], det["input"]["std"], min_score,
                             config.models.threads)
     emotion = EmotionModel(emo_path, emo["input"]["mean"], emo["input"]["std"], emo["labels"], config.models.threads)
     p = config.pipeline
@@ -43,17 +51,21 @@ def load_pipeline(config: EdgeConfig) -> tuple[Pipeline, list[dict]]:
     return Pipeline(detector, emotion, CropSpec.from_manifest(emo), settings), models
 
 
-def open_reader(config: EdgeConfig) -> LatestFrameReader:
-    """The configured source in its capture thread; the fallback source if the camera cannot open."""
-    s = config.source
+def open_camera(config: EdgeConfig, beat: Heartbeat) -> CameraWatchdog:
+    """The configured source under the camera watchdog; the fallback source if the camera cannot open at start."""
+    s, w = config.source, config.watchdog
     options = {"loop": s.loop, "realtime": s.realtime, "width": s.width, "height": s.height, "fps": s.fps}
+
+    def watched(spec: str) -> CameraWatchdog:
+        return CameraWatchdog(lambda: make_source(spec, **options), stall_s=w.stall_s, backoff_s=w.reconnect_min_s,
+                              backoff_max_s=w.reconnect_max_s, beat=beat.beat).start()
     try:
-        return LatestFrameReader(open_source(s.spec, **options)).start()
+        return watched(s.spec)
     except SourceError as e:
         if not s.fallback_spec:
             raise
         log.warning("source %s unavailable (%s); using fallback %s", s.spec, e, s.fallback_spec)
-        return LatestFrameReader(open_source(s.fallback_spec, **options)).start()
+        return watched(s.fallback_spec)
 
 
 class Daemon:
@@ -62,20 +74,30 @@ class Daemon:
         self.stopping = threading.Event()
 
     def run(self) -> int:
+        tune_allocator()  # before any thread starts: months of camera reconnects must not creep memory up
         state = LiveState()
+        state.monitor = Monitor(self.config.monitoring, self.config.models, state)
         s = self.config.sessions
         store = SessionStore(s.db_path, retention_days=s.retention_days)
         self.recorder = SessionRecorder(store, retention_days=s.retention_days)
+        state.watch("sessions", self.recorder.problem)
         sessions = sessions_blueprint(store, self.recorder, AdviceRules(s.advice))
-        web = WebServer(create_app(state, self.config.web.preview, sessions), self.config.web.host,
+        web = WebServer(create_app(state, self.config.web, sessions), self.config.web.host,
                         self.config.web.port, self.config.web.threads)
         web.start()  # first, so that /api/health can say why anything after this fails
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stopping.set())
         print(f"fer-edge: dashboard at {web.url}", flush=True)
+        # telemetry starts before the models load, so the fleet also hears of a booth that fails to start
+        telemetry = MqttPublisher(self.config.telemetry, state).start() if self.config.telemetry.enabled else None
+        models = ModelWatcher(self.config, state, load_pipeline)  # hot-swaps bundles installed by update-models
+        state.watch("models", models.check)
+        watchdog = state.watchdog = Watchdog(watchdog_interval_s())
+        state.watch("watchdog", lambda: ("failing", watchdog.problem) if watchdog.problem else None)
+        deadline = self.config.watchdog.stage_deadline_s
         try:
-            pipeline, state.models = load_pipeline(self.config)
-            reader = open_reader(self.config)
+            pipeline = models.load()
+            camera = state.camera = open_camera(self.config, watchdog.heartbeat("camera watchdog", deadline))
         except (ModelLoadError, SourceError) as e:
             log.error("%s", e)
             print(f"error: {e}", file=sys.stderr, flush=True)
@@ -83,44 +105,60 @@ class Daemon:
             notify(f"READY=1\nSTATUS=failing: {e}")
             while not self.stopping.wait(1.0):
                 pass  # keep answering /api/health with the reason; no watchdog pings
+            if telemetry:
+                telemetry.stop()
             web.stop()
             self.recorder.close()
             store.close()
             return 2
-        state.source = reader.source.describe()
+        state.watch("camera", lambda: ("degraded", camera.problem) if camera.problem else None)
+        state.source = camera.source.describe()
         log.info("source %s, models %s", state.source, ", ".join(m["name"] for m in state.models))
         notify("READY=1")
+        heartbeat = watchdog.heartbeat("inference loop", deadline)
+        watchdog.start()  # only once start-up worked: a daemon that failed to start gets no pings
+        models.start()
         try:
-            self.loop(pipeline, reader, state)
+            self.loop(pipeline, camera, state, heartbeat)
+        except StageFailing as e:  # in-process retries are spent: a fresh process is the remaining remedy
+            log.error("%s; exiting for systemd to restart the daemon", e)
+            state.fail(str(e))
+            return 3
         finally:
             notify("STOPPING=1")
-            reader.stop()
+            watchdog.stop()
+            models.stop()
+            if telemetry:
+                telemetry.stop()
+            camera.stop()
             web.stop()
             self.recorder.close()
             store.close()
-        # a camera that failed (rather than a file that ended) exits non-zero so systemd restarts us
-        return 1 if reader.last_error and not self.stopping.is_set() else 0
+        return 0
 
-    def loop(self, pipeline: Pipeline, reader: LatestFrameReader, state: LiveState) -> None:
-        ping_every, last_ping = watchdog_interval_s(), 0.0
+    def loop(self, pipeline: Pipeline, camera: CameraWatchdog, state: LiveState, heartbeat: Heartbeat) -> None:
+        crashes = CrashBudget("pipeline", self.config.watchdog.stage_failures_limit)
         while not self.stopping.is_set():
-            frame = reader.get(timeout=1.0)
+            heartbeat.beat("waiting for a frame")  # camera problems are the camera watchdog's, not a hang
+            frame = camera.get(timeout=1.0)
             if frame is None:
-                if reader.ended or reader.last_error:
-                    state.record_error(reader.last_error or "the source ended", source_problem=True)
-                    if not reader.running:
-                        break
+                if camera.ended:
+                    break
                 continue
+            heartbeat.beat("pipeline")
             try:
                 result = pipeline.process(frame.image, frame.timestamp, frame.index)
             except ValueError as e:  # a broken frame: report it, keep serving
                 state.record_error(str(e))
                 continue
-            state.record(result, reader.captured, reader.dropped)
+            except Exception as e:  # a crashing stage: skip the frame; StageFailing after a run of them
+                state.record_error(f"pipeline failed: {type(e).__name__}: {e}")
+                crashes.failed(e)
+                continue
+            crashes.succeeded()
+            heartbeat.beat("publishing")
+            state.record(result, camera.captured, camera.dropped)
             if self.config.web.preview and frame.index % PREVIEW_EVERY == 0:
                 state.preview_jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 70])[1].tobytes()
             self.recorder.observe(result)  # kiosk session aggregates; never raises
-            # ping systemd's watchdog only while results flow: a stuck pipeline gets restarted
-            if ping_every and time.monotonic() - last_ping > ping_every:
-                notify("WATCHDOG=1")
-                last_ping = time.monotonic()
+            state.monitor.observe(result, frame.image)  # input quality, drift and health windows

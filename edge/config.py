@@ -10,10 +10,12 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError, field_validator,
+                      model_validator)
 
+from edge.monitoring.settings import MonitoringSettings
 from edge.sessions.settings import SessionSettings
 
 if sys.version_info >= (3, 11):
@@ -47,7 +49,8 @@ class ModelsConfig(Strict):
     emotion: str | None = Field(None, min_length=1, description="manifest name of the emotion model; "
                                 "none takes the first emotion model")
     threads: int = Field(1, ge=1, description="interpreter threads per model; leave cores for capture and web")
-    min_face_score: float = Field(0.5, ge=0, le=1, description="detector score below which a box is dropped")
+    min_face_score: float | None = Field(None, ge=0, le=1, description="detector score below which a box is "
+                                         "dropped; unset: the detector's own threshold from the manifest")
 
 
 class PipelineConfig(Strict):
@@ -60,12 +63,20 @@ class PipelineConfig(Strict):
     max_faces: int = Field(4, ge=1, description="largest faces classified per frame; bounds latency")
 
 
+HOST_NAME = r"^([A-Za-z0-9._-]+|[0-9A-Fa-f:]+)$"  # a DNS name, IPv4 or IPv6 address: no port, no scheme
+
+
 class WebConfig(Strict):
     host: str = Field("127.0.0.1", min_length=1, description="address to bind; anything but loopback "
                       "needs a token")
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the dashboard and API")
     token: SecretStr | None = Field(None, min_length=1, description="bearer token required by the API; "
                                     "mandatory when binding beyond loopback")
+    token_file: Path | None = Field(None, description="file holding the token (first line), e.g. "
+                                    "/etc/fer-edge/web-token readable by the service; instead of `token`")
+    allowed_hosts: list[Annotated[str, StringConstraints(pattern=HOST_NAME)]] = Field(
+        default_factory=list, description="host names (no port) clients may use besides loopback names and "
+        "the bound address, e.g. the booth's mDNS name; anything else is refused (DNS rebinding)")
     preview: bool = Field(False, description="serve camera frames on the dashboard; off by default so no "
                           "image of a face ever leaves the process")
     threads: int = Field(4, ge=1, description="web server worker threads (one per open event stream)")
@@ -73,10 +84,85 @@ class WebConfig(Strict):
     @model_validator(mode="after")
     def _token_beyond_loopback(self) -> WebConfig:
         # Anyone on the LAN could otherwise watch live expressions: refuse rather than warn.
-        if self.token is None and not is_loopback(self.host):
+        if self.token is None and self.token_file is None and not is_loopback(self.host):
             raise ValueError(f"host {self.host!r} is not a loopback address: binding to another address "
-                             "requires a token (web.token or FER_EDGE_TOKEN)")
+                             "requires a token: set FER_EDGE_TOKEN, web.token, or web.token_file (e.g. "
+                             "/etc/fer-edge/web-token); make one with python3 -c 'import secrets; "
+                             "print(secrets.token_urlsafe(32))'")
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("set web.token or web.token_file, not both")
         return self
+
+
+TOPIC_PART = r"[A-Za-z0-9_.-]+"  # MQTT wildcards (+ #) and empty levels are not allowed in a published topic
+
+
+class TelemetryConfig(Strict):
+    enabled: bool = Field(False, description="publish aggregated, non-identifying figures and health over MQTT")
+    host: str = Field("localhost", min_length=1, description="MQTT broker host name or address")
+    port: int = Field(1883, ge=1, le=65535, description="MQTT broker port (8883 is the usual TLS port)")
+    device_id: str | None = Field(None, pattern=f"^{TOPIC_PART}$", max_length=64, description="this booth's "
+                                  "name in topics; none uses the host name")
+    topic_prefix: str = Field("fer-edge", pattern=f"^{TOPIC_PART}(/{TOPIC_PART})*$", description="first topic "
+                              "levels: <prefix>/<device_id>/{availability,health,state,metrics}")
+    interval_s: float = Field(10.0, ge=1, description="seconds between metrics messages")
+    window_s: float = Field(60.0, gt=0, description="seconds of frames the expression shares and face "
+                            "figures aggregate")
+    keepalive_s: int = Field(30, ge=5, description="MQTT keepalive: the broker publishes the last will "
+                             "(offline) after 1.5x this without a packet from a silent device")
+    reconnect_min_s: int = Field(1, ge=1, description="first reconnect delay; doubles after each failure")
+    reconnect_max_s: int = Field(60, ge=1, description="cap on the reconnect delay")
+    username: str | None = Field(None, min_length=1, description="broker user name")
+    password: SecretStr | None = Field(None, min_length=1, description="broker password; prefer "
+                                       "FER_EDGE_MQTT_PASSWORD")
+    tls: bool = Field(False, description="connect with TLS, verifying the broker's certificate")
+    ca_file: Path | None = Field(None, description="CA bundle for the broker certificate; none uses the "
+                                 "system's")
+    cert_file: Path | None = Field(None, description="client certificate (mutual TLS)")
+    key_file: Path | None = Field(None, description="client certificate's private key")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TelemetryConfig:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError(f"reconnect_max_s ({self.reconnect_max_s}) is below reconnect_min_s "
+                             f"({self.reconnect_min_s})")
+        if self.password is not None and self.username is None:
+            raise ValueError("a password needs a username (telemetry.username)")
+        if (self.ca_file or self.cert_file or self.key_file) and not self.tls:
+            raise ValueError("ca_file, cert_file and key_file are TLS settings: set telemetry.tls = true")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("mutual TLS needs both cert_file and key_file")
+        # Like web.token: a secret never crosses the network in clear text.
+        if self.password is not None and not self.tls and not is_loopback(self.host):
+            raise ValueError(f"host {self.host!r} is not a loopback address: sending the password without "
+                             "TLS would expose it; set telemetry.tls = true")
+        return self
+
+
+class WatchdogConfig(Strict):
+    stall_s: float = Field(2.0, gt=0, description="seconds without a frame of new content after which the camera "
+                           "counts as stalled (frozen, unplugged, driver stuck) and is reconnected")
+    reconnect_min_s: float = Field(0.25, gt=0, description="first delay between failed camera reopen attempts; "
+                                   "doubles after each failure")
+    reconnect_max_s: float = Field(2.0, gt=0, description="cap on the reopen delay; a returning camera is "
+                                   "picked up within about this long")
+    stage_deadline_s: float = Field(10.0, gt=0, description="seconds one step of the inference loop may take "
+                                    "before the daemon counts as hung and stops its systemd watchdog pings")
+    stage_failures_limit: int = Field(100, ge=1, description="frames in a row a pipeline stage may fail (raise) "
+                                      "before the daemon exits for systemd to restart it")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WatchdogConfig:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError(f"reconnect_max_s ({self.reconnect_max_s}) is below reconnect_min_s "
+                             f"({self.reconnect_min_s})")
+        return self
+
+
+class CheckConfig(Strict):
+    latency_budget_ms: float | None = Field(None, gt=0, description="`python -m edge check` fails when the "
+                                            "models' p50 latency per frame exceeds this; none uses the "
+                                            "board's budget (Pi 4, Pi 5, Jetson Orin, generic)")
 
 
 class EdgeConfig(Strict):
@@ -86,6 +172,14 @@ class EdgeConfig(Strict):
     web: WebConfig = Field(default_factory=WebConfig, description="dashboard, JSON API and metrics server")
     sessions: SessionSettings = Field(default_factory=SessionSettings, description="kiosk interview-practice "
                                       "sessions: where their aggregates are stored, for how long, advice rules")
+    check: CheckConfig = Field(default_factory=CheckConfig, description="the technician's self-test "
+                               "(python -m edge check)")
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig, description="fleet telemetry over "
+                                       "MQTT (off by default)")
+    watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig, description="camera and inference "
+                                     "watchdogs: when a stall counts, how fast to reconnect, when to give up")
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings, description="input quality, "
+                                           "prediction drift and health windows with their ok/warn/alert limits")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="daemon log verbosity")
 
     @field_validator("log_level", mode="before")
@@ -104,9 +198,12 @@ ENV_OVERRIDES = {
     "FER_EDGE_HOST": ("web", "host"),
     "FER_EDGE_PORT": ("web", "port"),
     "FER_EDGE_TOKEN": ("web", "token"),
+    "FER_EDGE_TOKEN_FILE": ("web", "token_file"),
     "FER_EDGE_THREADS": ("models", "threads"),
     "FER_EDGE_LOG_LEVEL": ("log_level",),
     "FER_EDGE_SESSIONS_DB": ("sessions", "db_path"),  # the unit points it into $STATE_DIRECTORY
+    "FER_EDGE_DEVICE_ID": ("telemetry", "device_id"),
+    "FER_EDGE_MQTT_PASSWORD": ("telemetry", "password"),
 }
 
 
@@ -132,6 +229,8 @@ def load_config(path: Path | None, env: Mapping[str, str] = os.environ) -> EdgeC
             raise ConfigError(f"{where}: not UTF-8 text ({e}).") from e
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{where}: not valid TOML ({e}).") from e
+        except RecursionError as e:  # tomllib recurses per nesting level: [[[[... thousands deep
+            raise ConfigError(f"{where}: not valid TOML (arrays or tables nested too deeply).") from e
     from_env: dict[tuple[str, ...], str] = {}
     for var, loc in ENV_OVERRIDES.items():
         if env.get(var):
@@ -155,7 +254,7 @@ def _describe(err: Mapping[str, Any], where: str, from_env: Mapping[tuple[str, .
     source = from_env.get(("web", "host") if loc == ("web",) else loc, where)
     msg = err["msg"].removeprefix("Value error, ")
     value = err.get("input")
-    if loc and loc[-1] == "token":
+    if loc and loc[-1] in ("token", "password"):
         value = "***"  # never echo a secret into logs
     got = "" if isinstance(value, dict) else f" (got {value!r})"
     return f"{source}: {'.'.join(loc)}: {msg}{got}"
@@ -166,12 +265,14 @@ def json_schema() -> dict:
 
 
 def dump(config: EdgeConfig) -> str:
-    """The effective config as TOML that load_config reads back; the token is masked, None keys omitted."""
+    """The effective config as TOML that load_config reads back; secrets are masked, None keys omitted."""
     data = config.model_dump(mode="json")
     if config.web.token is not None:
         data["web"]["token"] = "***"
+    if config.telemetry.password is not None:
+        data["telemetry"]["password"] = "***"
     scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    lines = ["# effective configuration (web.token masked)"]
+    lines = ["# effective configuration (web.token and telemetry.password masked)"]
     lines += [f"{key} = {_toml_value(value)}" for key, value in scalars.items() if value is not None]
     for section, table in data.items():
         if isinstance(table, dict):

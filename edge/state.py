@@ -8,19 +8,33 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edge.pipeline import FrameResult
 
+if TYPE_CHECKING:
+    from edge.monitoring.monitor import Monitor
+    from edge.sources import CameraWatchdog
+    from edge.watchdog import Watchdog
+
 LATENCY_WINDOW = 300  # frames kept for the latency percentiles (10 s at 30 fps)
+
+
+STATUSES = ("ok", "degraded", "failing")  # in order of gravity
 
 
 @dataclass
 class Health:
     status: str  # ok | degraded | failing
     reasons: list[str] = field(default_factory=list)
+
+
+# A component's check: None while it is fine, else (status, reason), e.g. ("degraded", "not recording: ...").
+Check = Callable[[], "tuple[str, str] | None"]
 
 
 class LiveState:
@@ -32,7 +46,10 @@ class LiveState:
         self.version = 0  # bumped on every new result; SSE clients wait for it to change
         self.frames_in = self.processed = self.dropped = self.errors = 0
         self.last_error: str | None = None
-        self.source_problem: str | None = None
+        self.checks: dict[str, Check] = {}
+        self.camera: CameraWatchdog | None = None  # for the metrics: reconnects, stalls, frame age
+        self.watchdog: Watchdog | None = None
+        self.monitor: Monitor | None = None  # input quality, drift and health windows (edge/monitoring)
         self.first_result_s: float | None = None
         self.preview_jpeg: bytes | None = None  # only ever set when the config enables a preview
         self._timings: deque = deque(maxlen=LATENCY_WINDOW)
@@ -44,19 +61,16 @@ class LiveState:
             self.latest, self.frames_in, self.dropped = result, frames_in, dropped
             self.processed += 1
             self.version += 1
-            self.source_problem = None
             self._timings.append(result.timings_ms)
             self._stamps.append(time.monotonic())
             if self.first_result_s is None:
                 self.first_result_s = time.time() - self.started
             self._changed.notify_all()
 
-    def record_error(self, message: str, source_problem: bool = False) -> None:
+    def record_error(self, message: str) -> None:
         with self._changed:
-            self.errors += not source_problem
+            self.errors += 1
             self.last_error = message
-            if source_problem:
-                self.source_problem = message
             self.version += 1
             self._changed.notify_all()
 
@@ -85,18 +99,27 @@ class LiveState:
             self.version += 1
             self._changed.notify_all()
 
+    def watch(self, component: str, check: Check) -> None:
+        """Make `check` part of every health answer, its reasons prefixed with `component`."""
+        self.checks[component] = check
+
     def health(self) -> Health:
         if self.fatal:
             return Health("failing", [self.fatal])
-        reasons = [f"camera: {self.source_problem}"] if self.source_problem else []
+        status, reasons = "ok", []
+        for component, check in list(self.checks.items()):
+            if (problem := check()) is not None:
+                status = max(status, problem[0], key=STATUSES.index)
+                reasons.append(f"{component}: {problem[1]}")
         with self._changed:
             last = self._stamps[-1] if self._stamps else None
         if last is None:
-            return Health("failing" if self.source_problem else "degraded", reasons or ["no frame processed yet"])
-        stale = time.monotonic() - last
-        if stale > 5:
+            reasons.append("no frame processed yet")
+        elif (stale := time.monotonic() - last) > 5:
             reasons.append(f"no new result for {stale:.0f} s")
-        return Health("degraded" if reasons else "ok", reasons)
+        if reasons and status == "ok":
+            status = "degraded"
+        return Health(status, reasons)
 
     def status(self) -> dict:
         health = self.health()
@@ -106,4 +129,5 @@ class LiveState:
                 "counters": {"frames_in": self.frames_in, "processed": self.processed, "dropped": self.dropped,
                              "errors": self.errors},
                 "last_error": self.last_error, "latency_ms": self.latency(), "models": self.models,
+                "camera": self.camera.stats() if self.camera else None,
                 "first_result_s": self.first_result_s, "latest": latest}

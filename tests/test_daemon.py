@@ -50,6 +50,12 @@ class Daemon:
     def status(self):
         return json.loads(get(self.url + "/api/status")[1])
 
+    @property
+    def csrf(self) -> dict:
+        """The header a state change needs (no token configured: edge/web/security.py)."""
+        token = json.loads(get(self.url + "/api/csrf")[1])
+        return {token["header"]: token["csrf_token"]}
+
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=15)

@@ -1,8 +1,10 @@
 """The booth's one active session: fed by the inference loop, started and stopped by the web API.
 
 observe() runs in the inference thread for every processed frame and must never raise into it: a
-storage failure (full disk, I/O error) is reported as `recording_error`, and the next second is tried
-again. The web threads call start / mark_question / stop / live; one lock orders them all.
+storage failure (full disk, I/O error) is reported as `recording_error` for the session and as
+`problem()` for /api/health ("not recording: ..."), and the next second is tried again; the first write
+that succeeds clears the problem. The web threads call start / mark_question / stop / live; one lock
+orders them all.
 """
 from __future__ import annotations
 
@@ -11,12 +13,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from edge.pipeline import FrameResult
 from edge.sessions.aggregate import SecondAccumulator, summarize
 from edge.sessions.store import DAY_S, SessionStore
 
 log = logging.getLogger("edge.sessions")
+T = TypeVar("T")
 
 
 class SessionBusy(Exception):
@@ -40,6 +44,8 @@ class SessionRecorder:
         self._anchor = (0.0, 0.0)
         self._next_retention = monotonic() + DAY_S  # the store already applied it at open
         self.recording_error: str | None = None
+        # the last write failed (or the store's start-up writes did); cleared by the next write that works
+        self.storage_error: str | None = store.startup_error
 
     def _now(self) -> float:
         # Wall-clock time anchored at the session's start and advanced by the monotonic clock: an NTP step
@@ -57,7 +63,7 @@ class SessionRecorder:
             if self._session is not None:
                 raise SessionBusy(f"session {self._session['id']} is still recording; stop it first")
             self._anchor = (self.clock(), self.monotonic())
-            self._session = self.store.create(alias, questions, self._now())
+            self._session = self._stored(self.store.create, alias, questions, self._now())
             self._segment, self._latest, self.recording_error = None, None, None
             self._acc = SecondAccumulator()
             return self._session
@@ -73,7 +79,7 @@ class SessionRecorder:
                 raise IndexError(f"index {index} must be 0 or more")
             question = questions[index] if questions else f"Question {index + 1}"
             started = self._now()
-            self.store.start_segment(session["id"], index, question, started)
+            self._stored(self.store.start_segment, session["id"], index, question, started)
             self._segment = index  # the next wall-clock second belongs to this question
             return {"session_id": session["id"], "index": index, "question": question, "started_at": started}
 
@@ -85,7 +91,7 @@ class SessionRecorder:
             self._write(session["id"], self._acc.flush())
             segments = self.store.get(session["id"])["segments"]
             summary = summarize(self.store.timeline(session["id"]), segments)
-            self.store.finish(session["id"], summary, self._now())
+            self._stored(self.store.finish, session["id"], summary, self._now())
             return self.store.get(session["id"])
 
     def observe(self, result: FrameResult) -> None:
@@ -140,10 +146,28 @@ class SessionRecorder:
             return
         self._latest = record
         try:
-            self.store.add_second(session_id, record)  # committed now: a crash loses at most this second
+            # committed now: a crash loses at most this second
+            self._stored(self.store.add_second, session_id, record)
         except sqlite3.Error as e:  # e.g. "database or disk is full": keep recording, say so, retry next second
-            log.error("session %s: second %s not stored: %s", session_id, record["second"], e)
             self.recording_error = f"could not store the session's data: {e}"
+
+    def problem(self) -> tuple[str, str] | None:
+        """For /api/health: why sessions are not being stored, while they are not."""
+        return None if self.storage_error is None else ("degraded", f"not recording: {self.storage_error}")
+
+    def _stored(self, write: Callable[..., T], *args: object) -> T:
+        try:
+            result = write(*args)
+        except sqlite3.Error as e:
+            if self.storage_error is None:  # once per outage, not once a second
+                log.error("session storage failed, not recording: %s", e)
+            hint = f"; free space on the disk holding {self.store.path}" if "full" in str(e) else ""
+            self.storage_error = f"session storage failed ({e}){hint}"
+            raise
+        if self.storage_error is not None:
+            log.warning("session storage works again")
+            self.storage_error = None
+        return result
 
     def _maybe_apply_retention(self) -> None:
         if self.retention_days is None or self.monotonic() < self._next_retention:

@@ -2,7 +2,9 @@
 
 WAL with synchronous=FULL and a commit per second: a crash or power cut loses at most the second in
 progress. Deleted rows are overwritten (secure_delete) and the WAL truncated, so an erased session does
-not linger in the file.
+not linger in the file. Every write is one transaction, so a session's finish is all there or not at
+all. A full disk raises sqlite3.OperationalError from the write that hit it and leaves the file as it
+was; start-up on a full disk still opens the store (`startup_error` says what could not be done).
 """
 from __future__ import annotations
 
@@ -53,9 +55,14 @@ class SessionStore:
         for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON", "foreign_keys=ON"):
             self._db.execute(f"PRAGMA {pragma}")
         self.applied_migrations = self._migrate()
-        self.recovered = self.recover()
-        if retention_days is not None:
-            self.apply_retention(retention_days)
+        self.recovered: list[str] = []
+        self.startup_error: str | None = None
+        try:
+            self.recovered = self.recover()
+            if retention_days is not None:
+                self.apply_retention(retention_days)
+        except sqlite3.OperationalError as e:  # e.g. a full disk: start anyway, reads work; retried next start
+            self.startup_error = f"could not close interrupted sessions or apply retention: {e}"
 
     def _write(self, *statements: tuple[str, Sequence[Any]]) -> None:
         with self._lock:
@@ -65,7 +72,10 @@ class SessionStore:
                     self._db.execute(sql, params)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (SQLITE_FULL, SQLITE_IOERR); a second
+                # ROLLBACK would raise "no transaction is active" and hide the real error.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
 
     def _migrate(self) -> list[int]:

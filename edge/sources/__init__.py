@@ -8,6 +8,7 @@ file need a single `source` setting:
     0, /dev/video0, /dev/...  a camera number/device -> V4L2Source (width, height, fps, fourcc)
     gst:... or 'a ! b ! appsink'                     -> GStreamerSource
     picamera2, picamera2:1    Raspberry Pi CSI camera -> Picamera2Source (width, height, fps, main_size)
+    faults:CONTROL:SPEC       SPEC, misbehaving on command -> FaultInjectingSource (soak tests, drills)
 
 Options a chosen source does not take are ignored, so one config (e.g. width, height, fps, loop)
 serves every kind of source; an option no source knows is an error, to catch typos.
@@ -20,16 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from edge.sources.base import Frame, FrameSource, SourceError, image_problem
+from edge.sources.faults import FaultInjectingSource
 from edge.sources.folder import ImageFolderSource
 from edge.sources.gstreamer import GStreamerSource, nvargus_pipeline
 from edge.sources.latest import LatestFrameReader
 from edge.sources.picamera2 import Picamera2Source
 from edge.sources.v4l2 import V4L2Source
 from edge.sources.video import VideoFileSource
+from edge.sources.watchdog import CameraWatchdog
 
-__all__ = ["Frame", "FrameSource", "SourceError", "image_problem", "ImageFolderSource", "GStreamerSource",
-           "nvargus_pipeline", "LatestFrameReader", "Picamera2Source", "V4L2Source", "VideoFileSource",
-           "make_source", "open_source"]
+__all__ = ["Frame", "FrameSource", "SourceError", "image_problem", "CameraWatchdog", "FaultInjectingSource",
+           "ImageFolderSource", "GStreamerSource", "nvargus_pipeline", "LatestFrameReader", "Picamera2Source",
+           "V4L2Source", "VideoFileSource", "make_source", "open_source"]
 
 SPEC_HELP = ("a source is a video file, an image folder, a camera number or /dev/videoN, "
              "'picamera2[:N]' for a Raspberry Pi CSI camera, or a GStreamer pipeline ('gst:... ! appsink')")
@@ -60,6 +63,11 @@ def make_source(spec: str | int | Path, **options: Any) -> FrameSource:
     text = str(spec).strip()
     if not text:
         raise SourceError(f"empty source spec; {SPEC_HELP}")
+    if text.startswith("faults:"):
+        control, _, inner = text.removeprefix("faults:").partition(":")
+        if not control or not inner:
+            raise SourceError(f"fault-injection spec {text!r} must be 'faults:CONTROL_FILE:SOURCE_SPEC'")
+        return FaultInjectingSource(make_source(inner, **options), control)
     if text.startswith("gst:") or "!" in text:
         return GStreamerSource(text)
     if picam := re.fullmatch(r"picamera2(?::(\d+))?", text, flags=re.IGNORECASE):

@@ -1,6 +1,7 @@
 """Flask app: dashboard page, JSON status and health, server-sent events, Prometheus metrics.
 
-Served by waitress (edge/web/server.py), never by Flask's development server.
+Served by waitress (edge/web/server.py), never by Flask's development server. Who may call what, and the
+headers every response carries (Cache-Control: no-store on all but static files), is edge/web/security.py's.
 """
 from __future__ import annotations
 
@@ -9,26 +10,39 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from prometheus_client import CONTENT_TYPE_LATEST
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from edge.config import WebConfig
+from edge.monitoring.api import monitoring_blueprint
+from edge.sessions.openapi import openapi_document
 from edge.state import LiveState
 from edge.web.metrics import registry_for, render
+from edge.web.security import AccessPolicy
 
 MAX_REQUEST_BYTES = 64 * 1024
 SSE_HEARTBEAT_S = 15
 PRIVACY_NOTICE = Path(__file__).resolve().parents[2] / "PRIVACY.md"
 
 
-def create_app(state: LiveState, preview: bool = False, sessions: Blueprint | None = None) -> Flask:
+def create_app(state: LiveState, web: WebConfig = WebConfig(), sessions: Blueprint | None = None,
+               access: AccessPolicy | None = None) -> Flask:
+    """The app for `web`; `access` defaults to the policy web's token settings give (edge/web/security.py)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     registry = registry_for(state)
+    access = access or AccessPolicy.from_config(web)
+    access.install(app)
+    preview = web.preview
+    document = openapi_document(token=access.token is not None)
 
     @app.after_request
-    def security_headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:")
+    def allow_of_the_matched_route(response: Response) -> Response:
+        # Flask's automatic OPTIONS answer lists the methods of every rule the path matches, so
+        # /api/sessions/live would also offer DELETE (of a session named "live"): list the route's own.
+        if request.method == "OPTIONS" and request.url_rule is not None:
+            path = request.url_rule.rule
+            methods = {m for rule in app.url_map.iter_rules() if rule.rule == path for m in rule.methods}
+            response.headers["Allow"] = ", ".join(sorted(methods))
         return response
 
     @app.get("/")
@@ -37,7 +51,7 @@ def create_app(state: LiveState, preview: bool = False, sessions: Blueprint | No
 
     @app.get("/kiosk")
     def kiosk():
-        return render_template("kiosk.html")
+        return render_template("kiosk.html", csrf_token=access.csrf_token)
 
     @app.get("/privacy")
     def privacy():
@@ -64,8 +78,7 @@ def create_app(state: LiveState, preview: bool = False, sessions: Blueprint | No
                     continue
                 seen = version
                 yield f"data: {json.dumps(state.status())}\n\n"
-        return Response(events(), mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return Response(events(), mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
 
     @app.get("/api/preview.jpg")
     def camera_preview():
@@ -74,24 +87,42 @@ def create_app(state: LiveState, preview: bool = False, sessions: Blueprint | No
             return jsonify({"error": "the camera preview is disabled (web.preview = false in the config)"}), 404
         if state.preview_jpeg is None:
             return jsonify({"error": "no preview image yet"}), 503
-        return Response(state.preview_jpeg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+        return Response(state.preview_jpeg, mimetype="image/jpeg")
 
     @app.get("/metrics")
     def metrics():
         return Response(render(registry), mimetype=CONTENT_TYPE_LATEST)
 
+    @app.get("/api/openapi.json")
+    def openapi():
+        return jsonify(document)
+
+    # Every error is JSON saying what was wrong, whichever layer raised it.
     @app.errorhandler(404)
     def not_found(_):
-        return jsonify({"error": f"no such endpoint: {request.path}"}), 404
+        return jsonify({"error": f"no such endpoint: {request.path[:200]}"}), 404
 
     @app.errorhandler(405)
-    def wrong_method(_):
-        return jsonify({"error": f"{request.method} is not allowed on {request.path}"}), 405
+    def wrong_method(e: MethodNotAllowed):
+        allowed = sorted(e.valid_methods or [])
+        return (jsonify({"error": f"{request.method} is not allowed on {request.path[:200]} (allowed: "
+                                  f"{', '.join(allowed)})"}), 405, {"Allow": ", ".join(allowed)})
 
     @app.errorhandler(413)
     def too_large(_):
         return jsonify({"error": f"request body over {MAX_REQUEST_BYTES} bytes"}), 413
 
+    @app.errorhandler(HTTPException)
+    def other_http_error(e: HTTPException):
+        return jsonify({"error": f"{e.name}: {e.description}"}), e.code
+
+    @app.errorhandler(Exception)
+    def internal_error(e: Exception):
+        # a bug, not bad input: logged with its traceback, answered without one
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return jsonify({"error": f"internal error ({type(e).__name__}); the service keeps running"}), 500
+
     if sessions is not None:
         app.register_blueprint(sessions)
+    app.register_blueprint(monitoring_blueprint(state))
     return app

@@ -30,6 +30,58 @@ class StateCollector:
             latency.add_metric([stage, "0.5"], q["p50_ms"])
             latency.add_metric([stage, "0.95"], q["p95_ms"])
         yield latency
+        yield from watchdog_metrics(s)
+        yield from monitoring_metrics(s)
+
+
+def watchdog_metrics(s: LiveState):
+    """The camera watchdog's counters (they survive reconnects) and whether the daemon's loops keep turning."""
+    camera = s.camera
+    if camera is not None:
+        for name, value, doc in (("camera_stalls", camera.stalls, "times the camera stopped giving new frames"),
+                                 ("camera_reconnects", camera.reconnects, "camera sources reopened"),
+                                 ("camera_failed_opens", camera.failed_opens, "camera reopen attempts that failed"),
+                                 ("camera_read_errors", camera.read_errors, "broken frames the source rejected")):
+            yield CounterMetricFamily(f"fer_edge_{name}", doc, value=value)
+        yield GaugeMetricFamily("fer_edge_camera_seconds_since_fresh_frame", "age of the newest frame with new "
+                                "content", value=camera.seconds_since_fresh)
+        yield GaugeMetricFamily("fer_edge_camera_ok", "1 while the camera gives new frames, 0 while it is "
+                                "stalled and being reconnected", value=0 if camera.problem else 1)
+    if s.watchdog is not None:
+        yield CounterMetricFamily("fer_edge_watchdog_pings", "WATCHDOG=1 pings sent to systemd",
+                                  value=s.watchdog.pings)
+        yield GaugeMetricFamily("fer_edge_loops_ok", "1 while every watched loop meets its deadline, 0 while one "
+                                "hangs (systemd pings stopped)", value=0 if s.watchdog.problem else 1)
+
+
+MONITORING_STATE = {"ok": 0, "warn": 1, "alert": 2}
+
+
+def monitoring_metrics(s: LiveState):
+    """The monitor's figures and states (edge/monitoring); a figure not judged yet is left out, not exported as 0."""
+    if s.monitor is None:
+        return
+    snapshot = s.monitor.snapshot()
+    if snapshot["state"] in MONITORING_STATE:
+        yield GaugeMetricFamily("fer_edge_monitoring_state", "overall monitoring state: 0 ok, 1 warn, 2 alert",
+                                value=MONITORING_STATE[snapshot["state"]])
+    value = GaugeMetricFamily("fer_edge_monitoring_value", "input quality, drift and health figures over their "
+                              "windows (/api/monitoring has units and limits)", labels=["metric", "group"])
+    state = GaugeMetricFamily("fer_edge_monitoring_metric_state", "per figure: 0 ok, 1 warn, 2 alert",
+                              labels=["metric", "group"])
+    for name, m in snapshot["metrics"].items():
+        if m["value"] is not None:
+            value.add_metric([name, m["group"]], m["value"])
+        if m["state"] in MONITORING_STATE:
+            state.add_metric([name, m["group"]], MONITORING_STATE[m["state"]])
+    yield value
+    yield state
+    shares = snapshot["metrics"]["prediction_psi"].get("shares") or {}
+    share = GaugeMetricFamily("fer_edge_monitoring_expression_share", "predicted expressions over the drift window",
+                              labels=["expression"])
+    for expression, v in shares.items():
+        share.add_metric([expression], v)
+    yield share
 
 
 def registry_for(state: LiveState) -> CollectorRegistry:
