@@ -1,6 +1,7 @@
 """The daemon's composition root: each step of start-up, in order, then the inference loop."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -75,66 +76,65 @@ class Daemon:
 
     def run(self) -> int:
         tune_allocator()  # before any thread starts: months of camera reconnects must not creep memory up
-        state = LiveState()
-        state.monitor = Monitor(self.config.monitoring, self.config.models, state)
-        s = self.config.sessions
-        store = SessionStore(s.db_path, retention_days=s.retention_days)
-        self.recorder = SessionRecorder(store, retention_days=s.retention_days)
-        state.watch("sessions", self.recorder.problem)
-        sessions = sessions_blueprint(store, self.recorder, AdviceRules(s.advice))
-        web = WebServer(create_app(state, self.config.web, sessions), self.config.web.host,
-                        self.config.web.port, self.config.web.threads)
-        web.start()  # first, so that /api/health can say why anything after this fails
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stopping.set())
-        print(f"fer-edge: dashboard at {web.url}", flush=True)
-        # telemetry starts before the models load, so the fleet also hears of a booth that fails to start
-        telemetry = MqttPublisher(self.config.telemetry, state).start() if self.config.telemetry.enabled else None
-        models = ModelWatcher(self.config, state, load_pipeline)  # hot-swaps bundles installed by update-models
-        state.watch("models", models.check)
-        watchdog = state.watchdog = Watchdog(watchdog_interval_s())
-        state.watch("watchdog", lambda: ("failing", watchdog.problem) if watchdog.problem else None)
-        deadline = self.config.watchdog.stage_deadline_s
-        try:
-            pipeline = models.load()
-            camera = state.camera = open_camera(self.config, watchdog.heartbeat("camera watchdog", deadline))
-        except (ModelLoadError, SourceError) as e:
-            log.error("%s", e)
-            print(f"error: {e}", file=sys.stderr, flush=True)
-            state.fail(str(e))
-            notify(f"READY=1\nSTATUS=failing: {e}")
-            while not self.stopping.wait(1.0):
-                pass  # keep answering /api/health with the reason; no watchdog pings
-            if telemetry:
-                telemetry.stop()
-            web.stop()
-            self.recorder.close()
-            store.close()
-            return 2
-        state.watch("camera", lambda: ("degraded", camera.problem) if camera.problem else None)
-        state.source = camera.source.describe()
-        log.info("source %s, models %s", state.source, ", ".join(m["name"] for m in state.models))
-        notify("READY=1")
-        heartbeat = watchdog.heartbeat("inference loop", deadline)
-        watchdog.start()  # only once start-up worked: a daemon that failed to start gets no pings
-        models.start()
-        try:
-            self.loop(pipeline, camera, state, heartbeat)
-        except StageFailing as e:  # in-process retries are spent: a fresh process is the remaining remedy
-            log.error("%s; exiting for systemd to restart the daemon", e)
-            state.fail(str(e))
-            return 3
-        finally:
-            notify("STOPPING=1")
-            watchdog.stop()
-            models.stop()
-            if telemetry:
-                telemetry.stop()
-            camera.stop()
-            web.stop()
-            self.recorder.close()
-            store.close()
-        return 0
+        # everything started below is stopped in reverse order on every way out, failed start-up included
+        with contextlib.ExitStack() as running:
+            state = LiveState()
+            state.monitor = Monitor(self.config.monitoring, self.config.models, state)
+            s = self.config.sessions
+            store = SessionStore(s.db_path, retention_days=s.retention_days)
+            running.callback(store.close)
+            self.recorder = SessionRecorder(store, retention_days=s.retention_days)
+            running.callback(self.recorder.close)
+            state.watch("sessions", self.recorder.problem)
+            sessions = sessions_blueprint(store, self.recorder, AdviceRules(s.advice))
+            web = WebServer(create_app(state, self.config.web, sessions), self.config.web.host,
+                            self.config.web.port, self.config.web.threads)
+            web.start()  # first, so that /api/health can say why anything after this fails
+            running.callback(web.stop)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: self.stopping.set())
+            print(f"fer-edge: dashboard at {web.url}", flush=True)
+            # telemetry starts before the models load, so the fleet also hears of a booth that fails to start
+            if self.config.telemetry.enabled:
+                running.callback(MqttPublisher(self.config.telemetry, state).start().stop)
+            models = ModelWatcher(self.config, state, load_pipeline)  # hot-swaps bundles installed by update-models
+            state.watch("models", models.check)
+            watchdog = state.watchdog = Watchdog(watchdog_interval_s())
+            state.watch("watchdog", lambda: ("failing", watchdog.problem) if watchdog.problem else None)
+            deadline = self.config.watchdog.stage_deadline_s
+            try:
+                pipeline = models.load()
+                camera = state.camera = open_camera(self.config, watchdog.heartbeat("camera watchdog", deadline))
+            except (ModelLoadError, SourceError) as e:
+                return self.serve_failure(state, e)
+            running.callback(camera.stop)
+            state.watch("camera", lambda: ("degraded", camera.problem) if camera.problem else None)
+            state.source = camera.source.describe()
+            log.info("source %s, models %s", state.source, ", ".join(m["name"] for m in state.models))
+            notify("READY=1")
+            heartbeat = watchdog.heartbeat("inference loop", deadline)
+            watchdog.start()  # only once start-up worked: a daemon that failed to start gets no pings
+            running.callback(watchdog.stop)
+            models.start()
+            running.callback(models.stop)
+            running.callback(notify, "STOPPING=1")
+            try:
+                self.loop(pipeline, camera, state, heartbeat)
+            except StageFailing as e:  # in-process retries are spent: a fresh process is the remaining remedy
+                log.error("%s; exiting for systemd to restart the daemon", e)
+                state.fail(str(e))
+                return 3
+            return 0
+
+    def serve_failure(self, state: LiveState, error: Exception) -> int:
+        """Start-up failed: keep answering /api/health with the reason until stopped; no watchdog pings."""
+        log.error("%s", error)
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        state.fail(str(error))
+        notify(f"READY=1\nSTATUS=failing: {error}")
+        while not self.stopping.wait(1.0):
+            pass
+        return 2
 
     def loop(self, pipeline: Pipeline, camera: CameraWatchdog, state: LiveState, heartbeat: Heartbeat) -> None:
         crashes = CrashBudget("pipeline", self.config.watchdog.stage_failures_limit)
