@@ -12,8 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from edge.sessions.recorder import SessionRecorder
@@ -22,17 +20,6 @@ from edge.soak import DaemonProcess
 from edge.state import LiveState
 
 KILLS = 20
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("clip") / "noise.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
-    rng = np.random.default_rng(0)
-    for _ in range(60):
-        writer.write(rng.integers(0, 256, (240, 320, 3), np.uint8))
-    writer.release()
-    return path
 
 
 class Kiosk(threading.Thread):
@@ -65,14 +52,14 @@ def stored(db: Path) -> tuple[str, dict[str, tuple[str, dict | None]]]:
     return verdict, {i: (status, json.loads(summary) if summary else None) for i, status, summary in rows}
 
 
-def test_sigkill_at_random_moments_loses_no_finished_session(tmp_path: Path, clip: Path) -> None:
+def test_sigkill_at_random_moments_loses_no_finished_session(tmp_path: Path, noise_clip: Path) -> None:
     seed = random.randrange(2**32)
     rng = random.Random(seed)
     started: set[str] = set()
     finished: dict[str, dict] = {}
     db = tmp_path / "sessions.db"
     for kill in range(KILLS):
-        daemon = DaemonProcess(tmp_path, str(clip)).start()
+        daemon = DaemonProcess(tmp_path, str(noise_clip)).start()
         kiosk = Kiosk(daemon, rng, started, finished)
         kiosk.start()
         time.sleep(rng.uniform(0.2, 2.5))
@@ -85,7 +72,7 @@ def test_sigkill_at_random_moments_loses_no_finished_session(tmp_path: Path, cli
         assert not lost, f"kill {kill + 1} (seed {seed}): finished sessions lost or changed: {lost}"
         assert started <= set(sessions), f"kill {kill + 1}: started sessions missing: {started - set(sessions)}"
 
-    daemon = DaemonProcess(tmp_path, str(clip)).start()  # the last kill's session is closed at start-up
+    daemon = DaemonProcess(tmp_path, str(noise_clip)).start()  # the last kill's session is closed at start-up
     try:
         listed = {s["id"]: s["status"] for s in daemon.request("GET", "/api/sessions?limit=200")[1]}
         for session_id, summary in finished.items():
@@ -152,13 +139,13 @@ def sessions_reason(daemon: DaemonProcess) -> str | None:
     return next((r for r in daemon.health()["reasons"] if r.startswith("sessions: not recording")), None)
 
 
-def test_full_disk_in_the_running_daemon(tmp_path: Path, clip: Path) -> None:
+def test_full_disk_in_the_running_daemon(tmp_path: Path, noise_clip: Path) -> None:
     disk = tmp_path / "disk"
     if not mount_tmpfs(disk, "512k"):
         pytest.skip("needs root to mount a 512 KB tmpfs as the full disk (the SQLite page-limit test above "
                     "covers the same code path without root)")
     try:
-        daemon = DaemonProcess(tmp_path, str(clip), env={"FER_EDGE_SESSIONS_DB": str(disk / "sessions.db")}).start()
+        daemon = DaemonProcess(tmp_path, str(noise_clip), env={"FER_EDGE_SESSIONS_DB": str(disk / "sessions.db")}).start()
         try:
             code, session = daemon.request("POST", "/api/sessions", {"alias": "before"})
             assert code == 201

@@ -11,8 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from edge.soak import DaemonProcess
@@ -63,17 +61,6 @@ class Systemd(threading.Thread):
         self.sock.close()
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("clip") / "noise.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
-    rng = np.random.default_rng(0)
-    for _ in range(60):
-        writer.write(rng.integers(0, 256, (240, 320, 3), np.uint8))
-    writer.release()
-    return path
-
-
 @pytest.fixture
 def systemd(tmp_path: Path):
     # a short socket path: AF_UNIX paths are limited to 108 bytes and pytest's tmp paths can be long
@@ -111,8 +98,8 @@ def metric(daemon: DaemonProcess, name: str) -> float:
     return float(re.search(rf"^{name} (\S+)$", text, re.M).group(1))
 
 
-def test_a_hung_stage_stops_the_systemd_pings_and_says_where(tmp_path: Path, clip: Path, systemd: Systemd) -> None:
-    daemon = start(tmp_path, str(clip), systemd, "[watchdog]\nstage_deadline_s = 2.0\n")
+def test_a_hung_stage_stops_the_systemd_pings_and_says_where(tmp_path: Path, noise_clip: Path, systemd: Systemd) -> None:
+    daemon = start(tmp_path, str(noise_clip), systemd, "[watchdog]\nstage_deadline_s = 2.0\n")
     try:
         assert any(m == "READY=1" for _, m in systemd.messages)
         (tmp_path / "hang").touch()
@@ -140,9 +127,9 @@ def test_a_hung_stage_stops_the_systemd_pings_and_says_where(tmp_path: Path, cli
     assert systemd.messages[-1][1] == "STOPPING=1"
 
 
-def test_a_crashing_stage_is_retried_then_the_daemon_exits_for_a_restart(tmp_path: Path, clip: Path,
+def test_a_crashing_stage_is_retried_then_the_daemon_exits_for_a_restart(tmp_path: Path, noise_clip: Path,
                                                                         systemd: Systemd) -> None:
-    daemon = start(tmp_path, str(clip), systemd, "[watchdog]\nstage_failures_limit = 60\n")
+    daemon = start(tmp_path, str(noise_clip), systemd, "[watchdog]\nstage_failures_limit = 60\n")
     crash = tmp_path / "crash"
     try:
         crash.touch()  # a short run of failures (well under 60 frames at 30 fps): skipped frames, no restart
@@ -170,10 +157,10 @@ def test_a_crashing_stage_is_retried_then_the_daemon_exits_for_a_restart(tmp_pat
           f"failures on every frame")
 
 
-def test_camera_stall_degrades_health_keeps_pinging_and_recovers_within_5_s(tmp_path: Path, clip: Path,
+def test_camera_stall_degrades_health_keeps_pinging_and_recovers_within_5_s(tmp_path: Path, noise_clip: Path,
                                                                               systemd: Systemd) -> None:
     control = tmp_path / "faults"
-    daemon = start(tmp_path, f"faults:{control}:{clip}", systemd)  # the default watchdog settings
+    daemon = start(tmp_path, f"faults:{control}:{noise_clip}", systemd)  # the default watchdog settings
     try:
         for fault, reason in (("stall", "no frame for"), ("vanish", "vanished"), ("freeze", "the same image")):
             control.write_text(fault)
