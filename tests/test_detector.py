@@ -39,6 +39,17 @@ def test_decode_and_weighted_nms_on_known_outputs():
     assert np.allclose(merged[0][:4], [0.375, 0.375, 0.625, 0.625], atol=1e-6)
 
 
+def test_low_scoring_detections_only_join_better_clusters():
+    # x0, y0, x1, y1, 12 keypoint coordinates, score: a face (0.9), a weaker copy shifted right that overlaps
+    # it (0.4), and a weak detection on its own elsewhere (0.45)
+    rows = [[0.2, 0.2, 0.4, 0.4] + [0.0] * 12 + [0.9], [0.22, 0.2, 0.42, 0.4] + [0.0] * 12 + [0.4],
+            [0.7, 0.7, 0.8, 0.8] + [0.0] * 12 + [0.45]]
+    merged = weighted_nms(np.array(rows), 0.3, min_score=0.5)
+    assert len(merged) == 1 and merged[0][-1] == pytest.approx(0.9)
+    assert merged[0][0] == pytest.approx((0.2 * 0.9 + 0.22 * 0.4) / 1.3)  # the weak copy moved the box
+    assert len(weighted_nms(np.array(rows), 0.3)) == 2  # without min_score the lone weak one is a face
+
+
 def test_letterbox_maps_back_to_frame_pixels():
     box = Letterbox.fit(640, 480, 128)
     assert (box.width, box.height, box.pad_x, box.pad_y) == (128, 96, 0, 16)
