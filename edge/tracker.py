@@ -24,6 +24,7 @@ class Track:
     box: tuple[float, float, float, float]
     missed: int = 0
     history: deque = field(default_factory=deque)  # (timestamp, probabilities)
+    total: np.ndarray | None = None  # float64 sum of the probabilities in history: O(1) running mean a frame
 
 
 class Tracker:
@@ -61,9 +62,12 @@ def smoothed(track: Track, probabilities: np.ndarray, now: float, window_s: floa
     """Add this frame's probabilities to the track and return their mean over the last window_s seconds."""
     # a clock that went backwards (a restarted source) drops the whole history rather than keeping it forever
     while track.history and not now - window_s <= track.history[0][0] <= now:
-        track.history.popleft()
+        track.total -= track.history.popleft()[1]
+    if not track.history:  # restart from exact zero: no rounding carried over from earlier windows
+        track.total = np.zeros(len(probabilities))
     track.history.append((now, probabilities))
-    return np.mean([p for _, p in track.history], axis=0)
+    track.total += probabilities
+    return track.total / len(track.history)
 
 
 def primary_index(boxes: list, width: int, height: int) -> int | None:
