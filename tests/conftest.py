@@ -1,4 +1,5 @@
 import os
+import shutil
 from pathlib import Path
 
 import cv2
@@ -8,6 +9,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 FIXTURES = Path(__file__).with_name("fixtures")
+
+
+def require_installed(found: bool, what: str, packages: str) -> None:
+    """Skip a test whose Debian tools are missing; under CI fail instead: .ci/run installs them."""
+    if found:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is missing but CI is set: .ci/run installs it (apt-get install {packages})")
+    pytest.skip(f"needs {what} (apt-get install {packages})")
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +42,22 @@ def noise_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
         writer.write(rng.integers(0, 256, (240, 320, 3), np.uint8))
     writer.release()
     return path
+
+
+@pytest.fixture
+def browser():
+    """Debian's headless Chromium driven by Selenium, with the page's console log kept for assertions."""
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    require_installed(bool(chromium and driver_path), "chromium and chromedriver", "chromium chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    yield driver
+    driver.quit()

@@ -9,8 +9,6 @@ import time
 import urllib.error
 import urllib.request
 
-import pytest
-
 from edge.soak import free_port
 from tests.conftest import ROOT
 

@@ -1,34 +1,8 @@
 """The dashboard in real headless Chromium (Debian's chromium + chromedriver, driven by Selenium):
 it loads without console errors and its live values change."""
-import os
-import shutil
 import time
 
-import pytest
-
 from tests.test_daemon import Daemon
-
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-
-
-@pytest.fixture
-def browser():
-    if not (CHROMIUM and DRIVER):
-        if os.environ.get("CI"):
-            pytest.fail("chromium and chromedriver are missing but CI is set: .ci/run installs them")
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    yield driver
-    driver.quit()
 
 
 def test_dashboard_updates_live_without_console_errors(shared_data, tmp_path, browser):

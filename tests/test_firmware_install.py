@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from edge.config import load_config
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_installed
 
 BUNDLE_PARTS = ("edge", "models", "media", "requirements", "firmware_setup", "systemd", "README.md", "PRIVACY.md")
 PI_OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n'
@@ -218,9 +218,6 @@ def shell_scripts() -> list[Path]:
 
 @pytest.mark.parametrize("script", shell_scripts(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_shellcheck_clean(script):
-    if shutil.which("shellcheck") is None:
-        if os.environ.get("CI"):
-            pytest.fail("shellcheck is missing but CI is set: .ci/run installs Debian's shellcheck")
-        pytest.skip("needs shellcheck (Debian package shellcheck)")
+    require_installed(shutil.which("shellcheck") is not None, "shellcheck", "shellcheck")
     done = subprocess.run(["shellcheck", "--external-sources", str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout

@@ -3,7 +3,6 @@ render.py fills them so that awkward values (quotes, backslashes, colons) come o
 missing, unknown or malformed settings, and the first-boot unit verifies."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -12,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_installed
 
 PROVISION = ROOT / "firmware_setup/provision"
 RENDER = PROVISION / "render.py"
@@ -114,10 +113,7 @@ def test_bad_settings_are_refused_with_the_reason(tmp_path, change, message):
 
 def test_firstboot_unit_verifies():
     analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        if os.environ.get("CI"):
-            pytest.fail("systemd-analyze is missing but CI is set: .ci/run installs Debian's systemd")
-        pytest.skip("needs systemd-analyze (Debian package systemd)")
+    require_installed(analyze is not None, "systemd-analyze", "systemd")
     done = subprocess.run([analyze, "verify", str(PROVISION / "fer-edge-firstboot.service")], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0 and not (done.stdout + done.stderr).strip(), done.stdout + done.stderr

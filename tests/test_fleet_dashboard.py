@@ -2,7 +2,6 @@
 required) and answers every query of the Grafana dashboard; every metric the dashboard names is one the
 daemon serves."""
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -13,7 +12,7 @@ import urllib.request
 import pytest
 
 from edge.soak import free_port
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_installed
 from tests.test_telemetry_mqtt import start_daemon
 
 FLEET = ROOT / "deploy/fleet"
@@ -57,10 +56,7 @@ def test_dashboard_is_grafana_json_with_unique_panels_and_a_datasource_variable(
 
 @pytest.fixture(scope="module")
 def tools():
-    if PROMETHEUS is None or PROMTOOL is None:
-        if os.environ.get("CI"):
-            pytest.fail("prometheus is missing but CI is set: .ci/run installs it (apt-get install prometheus)")
-        pytest.skip("prometheus is not installed: apt-get install prometheus (this test runs the example config)")
+    require_installed(PROMETHEUS is not None and PROMTOOL is not None, "prometheus and promtool", "prometheus")
 
 
 def test_prometheus_scrapes_the_daemon_and_answers_every_dashboard_query(tools, tmp_path):

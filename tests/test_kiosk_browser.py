@@ -4,7 +4,6 @@ import json
 import time
 
 from tests.test_daemon import Daemon, get
-from tests.test_dashboard_browser import browser  # noqa: F401  (pytest fixture)
 
 
 def severe(driver):

@@ -10,7 +10,6 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.test_daemon import Daemon, get
-from tests.test_dashboard_browser import browser  # noqa: F401  (the fixture)
 
 DEMO = ROOT / "media/demo.mp4"
 

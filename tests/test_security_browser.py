@@ -2,7 +2,6 @@
 then carries the kiosk through a whole session (CSRF header included), and a page of another origin cannot
 start one."""
 from edge.web.security import AccessPolicy
-from tests.test_dashboard_browser import browser  # noqa: F401  (pytest fixture)
 from tests.test_kiosk_browser import severe
 from tests.test_security import TOKEN, Served
 

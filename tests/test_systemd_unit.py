@@ -1,14 +1,13 @@
 """The service unit: systemd-analyze verify is clean apart from the app not being installed here, and
 the sandboxing scores an exposure of at most 2.0 (systemd-analyze security), both through
 firmware_setup/unit_security.sh."""
-import os
 import re
 import shutil
 import subprocess
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_installed
 
 UNIT = ROOT / "systemd/fer-edge.service"
 
@@ -16,10 +15,7 @@ UNIT = ROOT / "systemd/fer-edge.service"
 @pytest.fixture(scope="module")
 def analyze():
     tool = shutil.which("systemd-analyze")
-    if tool is None:
-        if os.environ.get("CI"):
-            pytest.fail("systemd-analyze is missing but CI is set: .ci/run installs Debian's systemd")
-        pytest.skip("needs systemd-analyze (Debian package systemd)")
+    require_installed(tool is not None, "systemd-analyze", "systemd")
     return tool
 
 

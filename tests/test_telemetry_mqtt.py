@@ -18,7 +18,7 @@ from edge.config import ConfigError, dump, load_config
 from edge.pipeline import FaceResult, FrameResult
 from edge.soak import free_port
 from edge.telemetry.figures import FrameWindow
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_installed
 
 MOSQUITTO = shutil.which("mosquitto") or next((p for p in ("/usr/sbin/mosquitto",) if os.path.exists(p)), None)
 DEVICE = "booth-test"
@@ -28,10 +28,7 @@ IDENTIFYING = {"box", "boxes", "id", "primary_id", "keypoints", "image", "jpeg",
 
 @pytest.fixture(scope="module")
 def mosquitto() -> str:
-    if MOSQUITTO is None:
-        if os.environ.get("CI"):
-            pytest.fail("mosquitto is missing but CI is set: .ci/run installs it (apt-get install mosquitto)")
-        pytest.skip("mosquitto is not installed: apt-get install mosquitto (these tests start a real broker)")
+    require_installed(MOSQUITTO is not None, "mosquitto", "mosquitto")
     return MOSQUITTO
 
 
