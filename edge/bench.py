@@ -18,7 +18,7 @@ import numpy as np
 from edge import device_info
 from edge.app import load_pipeline
 from edge.config import EdgeConfig, load_config
-from edge.manifest import load_manifest
+from edge.manifest import float_version, load_manifest
 from edge.peers import MEDIAPIPE_MISSING, run_haar_peer, run_mediapipe_peer
 from edge.pipeline import STAGES
 from edge.sources import SourceError, open_source
@@ -87,16 +87,13 @@ def with_threads(config: EdgeConfig, threads: int) -> EdgeConfig:
 
 
 def float_models(config: EdgeConfig) -> EdgeConfig | None:
-    """The same config with the float versions of the shipped models, where the manifest has them."""
-    manifest = load_manifest(config.models.dir)["models"]
-    names = {m["name"] for m in manifest}
-    det = next((m["name"] for m in manifest if m["task"] == "face_detection" and m.get("precision") == "float"), None)
-    emo = next((m["name"] for m in manifest if m["task"] == "emotion"), "")
-    emo_float = emo.removesuffix("_int8") + "_float"
-    if det is None or emo_float not in names:
+    """The same config with the float versions of the configured models, where the manifest has them."""
+    m = config.models
+    det, emo = float_version("face_detection", m.detector, m.dir), float_version("emotion", m.emotion, m.dir)
+    if det is None or emo is None:
         return None
-    return config.model_copy(update={"models": config.models.model_copy(update={"detector": det,
-                                                                                 "emotion": emo_float})})
+    return config.model_copy(update={"models": m.model_copy(update={"detector": det[0]["name"],
+                                                                     "emotion": emo[0]["name"]})})
 
 
 def markdown(report: dict) -> str:

@@ -40,3 +40,16 @@ def model_entry(task: str, name: str | None = None, models_dir: Path = DEFAULT_M
         raise ModelLoadError(f"{path}: sha256 {digest[:12]}… does not match the manifest's "
                              f"{str(entry.get('sha256'))[:12]}…: the file is corrupt or was replaced; reinstall it.")
     return entry, path
+
+
+def float_version(task: str, name: str | None = None,
+                  models_dir: Path = DEFAULT_MODELS_DIR) -> tuple[dict, Path] | None:
+    """The float model a quantized one was made from (manifest name <stem>_float beside <stem>_int8),
+    verified; the model itself where it is float already; None where the manifest has no usable float one."""
+    entry, path = model_entry(task, name, models_dir)
+    if entry.get("precision") == "float":
+        return entry, path
+    try:
+        return model_entry(task, entry["name"].removesuffix("_int8") + "_float", models_dir)
+    except ModelLoadError:
+        return None

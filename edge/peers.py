@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import resource
 import time
-from pathlib import Path
 from typing import Callable
 
 import cv2
@@ -13,14 +12,29 @@ from edge.config import EdgeConfig
 from edge.crop import CropSpec, face_crop
 from edge.detector import Face
 from edge.emotion import EmotionModel
-from edge.manifest import model_entry
-from edge.tflite import ModelLoadError
+from edge.manifest import float_version, model_entry
 
 WARMUP = 10
 # fer.FER's defaults (fer 22.5): Haar cascade settings, the grey frame's padding, the margin around a face
 FER_HAAR = {"scaleFactor": 1.1, "minNeighbors": 5, "minSize": (50, 50), "flags": cv2.CASCADE_SCALE_IMAGE}
 FER_PADDING, FER_OFFSET = 40, 10
 MEDIAPIPE_MISSING = "MediaPipe: not installed (make bench-peers)"
+
+
+def timed(one_frame: Callable[[np.ndarray], int], next_frame: Callable[[], np.ndarray], frames: int) -> dict:
+    """A peer's per-frame latencies (capture included, as in the shipped pipeline's total), after a warm-up;
+    one_frame returns the faces it found."""
+    for _ in range(WARMUP):
+        one_frame(next_frame())
+    totals, faces = [], 0
+    usage0, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    for _ in range(frames):
+        t = time.perf_counter()
+        faces += one_frame(next_frame())
+        totals.append((time.perf_counter() - t) * 1000)
+    wall, usage1 = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (usage1.ru_utime - usage0.ru_utime + usage1.ru_stime - usage0.ru_stime) / wall
+    return {"totals_ms": totals, "faces_per_frame": faces / frames, "cpu_share_of_one_core": cpu}
 
 
 def fer_face_crops(grey: np.ndarray, boxes, size: tuple[int, int]) -> list[np.ndarray]:
@@ -41,7 +55,7 @@ def run_haar_peer(config: EdgeConfig, next_frame: Callable[[], np.ndarray], fram
     """What the `fer` package does (fer.FER with its defaults) on the same frames and thread budget: a Haar
     cascade on the grey frame, then a float mini-Xception per face. Its classifier here is the float
     mini-Xception trained in training/ (48x48) run by the same TFLite runtime; fer's own runs 64x64 in Keras.
-    Returns its name, per-frame latencies (totals_ms) and faces found per frame; None where unavailable."""
+    Returns its name and timed() figures; None where unavailable."""
     if not hasattr(cv2, "CascadeClassifier"):
         return None
     try:
@@ -51,29 +65,16 @@ def run_haar_peer(config: EdgeConfig, next_frame: Callable[[], np.ndarray], fram
     cv2.setNumThreads(config.models.threads)
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
     model = EmotionModel(path, entry["input"]["mean"], entry["input"]["std"], entry["labels"], config.models.threads)
-    totals, faces = [], 0
-    for i in range(WARMUP + frames):
-        t = time.perf_counter()  # frame capture counts, as it does in the shipped pipeline's total
-        image = next_frame()
+
+    def one_frame(image: np.ndarray) -> int:
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         boxes = cascade.detectMultiScale(grey, **FER_HAAR)
         for crop in fer_face_crops(grey, boxes, (model.width, model.height)):
             model.probabilities(crop)
-        if i >= WARMUP:
-            totals.append((time.perf_counter() - t) * 1000)
-            faces += len(boxes)
+        return len(boxes)
+
     return {"name": "OpenCV Haar cascade + float mini-Xception (the fer package's approach)",
-            "totals_ms": totals, "faces_per_frame": faces / frames}
-
-
-def float_emotion_model(config: EdgeConfig) -> tuple[dict, Path]:
-    """The float version of the configured emotion model (manifest name ending _float instead of _int8);
-    the configured model itself where the manifest has no float version."""
-    entry, path = model_entry("emotion", config.models.emotion, config.models.dir)
-    try:
-        return model_entry("emotion", entry["name"].removesuffix("_int8") + "_float", config.models.dir)
-    except ModelLoadError:
-        return entry, path
+            **timed(one_frame, next_frame, frames)}
 
 
 def run_mediapipe_peer(config: EdgeConfig, next_frame: Callable[[], np.ndarray], frames: int) -> dict | None:
@@ -91,7 +92,8 @@ def run_mediapipe_peer(config: EdgeConfig, next_frame: Callable[[], np.ndarray],
         from mediapipe.python.solutions.face_detection import FaceDetection
     except ImportError:
         return None
-    entry, path = float_emotion_model(config)
+    m = config.models
+    entry, path = float_version("emotion", m.emotion, m.dir) or model_entry("emotion", m.emotion, m.dir)
     cv2.setNumThreads(config.models.threads)
     model = EmotionModel(path, entry["input"]["mean"], entry["input"]["std"], entry["labels"], config.models.threads)
     spec = CropSpec.from_manifest(entry)
@@ -102,19 +104,9 @@ def run_mediapipe_peer(config: EdgeConfig, next_frame: Callable[[], np.ndarray],
                 model.probabilities(face_crop(image, face, spec))
             return len(found)
 
-        for _ in range(WARMUP):
-            one_frame(next_frame())
-        totals, faces = [], 0
-        usage0, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-        for _ in range(frames):
-            t = time.perf_counter()
-            image = next_frame()
-            faces += one_frame(image)
-            totals.append((time.perf_counter() - t) * 1000)
-        wall, usage1 = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (usage1.ru_utime - usage0.ru_utime + usage1.ru_stime - usage0.ru_stime) / wall
+        figures = timed(one_frame, next_frame, frames)
     return {"name": f"MediaPipe FaceDetection (short range, its own graph) + emotion model {entry['name']}",
-            "totals_ms": totals, "faces_per_frame": faces / frames, "cpu_share_of_one_core": cpu}
+            **figures}
 
 
 def mediapipe_faces(detections, width: int, height: int) -> list[Face]:

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from edge.manifest import model_entry
+from edge.manifest import float_version, model_entry
 from edge.tflite import ModelLoadError
 from training.manifest import sha256, update_manifest
 
@@ -41,3 +41,9 @@ def test_edge_reads_back_what_training_wrote_and_checks_sha256(tmp_path):
     (tmp_path / "manifest.json").write_text("{broken")
     with pytest.raises(ModelLoadError, match="manifest.json: not valid JSON"):
         model_entry("emotion", models_dir=tmp_path)
+
+
+def test_float_version_of_each_shipped_model():
+    assert float_version("emotion")[0]["name"] == "fer_student_float"  # the default int8 student's original
+    assert float_version("face_detection")[0]["name"] == "blazeface_short_float"
+    assert float_version("face_detection", "blazeface_full_float")[0]["name"] == "blazeface_full_float"  # float already
