@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from edge.crop import CropSpec, eye_angle, face_crop
-from edge.detector import Face, FaceDetector, Letterbox, decode, ssd_anchors, weighted_nms
+from edge.detector import Face, FaceDetector, Letterbox, decode, raw_floor, score_logit, ssd_anchors, weighted_nms
 from edge.manifest import model_entry
-from edge.preprocess import InputEncoder, normalise, quantize
+from edge.preprocess import InputEncoder, dequantize, normalise, quantize
 from edge.tflite import ModelLoadError
 from tests.conftest import ROOT
 
@@ -37,6 +37,34 @@ def test_decode_and_weighted_nms_on_known_outputs():
     merged = weighted_nms(detections, 0.3)
     assert len(merged) == 1 and merged[0][-1] == pytest.approx(kept[0])
     assert np.allclose(merged[0][:4], [0.375, 0.375, 0.625, 0.625], atol=1e-6)
+
+
+@pytest.mark.parametrize("min_score", [0.0, 0.3, 0.6, 0.999999, 1.0])
+@pytest.mark.parametrize("scale, zero_point", [(0.39, -12), (0.05, 100), (1.0, 0)])
+def test_candidates_picked_on_raw_int8_scores_are_those_the_float_scores_pick(min_score, scale, zero_point):
+    q = np.arange(-128, 128).astype(np.int8)
+    floor = raw_floor({"dtype": np.int8, "quantization": (scale, zero_point)}, score_logit(min_score))
+    assert np.array_equal(q >= floor, dequantize(q, scale, zero_point) >= score_logit(min_score))
+
+
+def test_the_detector_finds_the_same_faces_as_decoding_every_anchor():
+    detector = FaceDetector(MODEL, ENTRY["input"]["mean"], ENTRY["input"]["std"], ENTRY["min_score"])
+    cap = cv2.VideoCapture(str(ROOT / "media/demo.mp4"))
+    faces = 0
+    for _ in range(40):
+        ok, frame = cap.read()
+        assert ok
+        model_input, box = detector.prepare(frame)
+        found = detector.infer(model_input, box)
+        detections, _ = decode(*detector.raw(model_input), detector.anchors, float(detector.size), 0.3)
+        expected = weighted_nms(detections, min_score=detector.min_score)
+        assert len(found) == len(expected)
+        for face, d in zip(found, expected):
+            assert face.score == pytest.approx(d[-1], abs=1e-9)
+            assert np.allclose(box.to_frame(d[0:4].reshape(2, 2)).ravel(),
+                               [face.box[0], face.box[1], face.box[0] + face.box[2], face.box[1] + face.box[3]])
+        faces += len(found)
+    assert faces >= 30  # the demo clip shows a face in nearly every frame
 
 
 def test_low_scoring_detections_only_join_better_clusters():
