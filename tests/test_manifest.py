@@ -47,3 +47,17 @@ def test_float_version_of_each_shipped_model():
     assert float_version("emotion")[0]["name"] == "fer_student_float"  # the default int8 student's original
     assert float_version("face_detection")[0]["name"] == "blazeface_short_float"
     assert float_version("face_detection", "blazeface_full_float")[0]["name"] == "blazeface_full_float"  # float already
+
+
+def test_re_export_keeps_reference_stats_only_when_they_describe_the_same_file(tmp_path):
+    from training.export import carry_reference_stats
+    stats = tmp_path / "emotion/m_reference.json"
+    stats.parent.mkdir()
+    stats.write_text(json.dumps({"model": {"name": "m_int8", "sha256": "a" * 64}}))
+    fields = {"reference_stats": "emotion/m_reference.json", "reference_stats_sha256": sha256(stats)}
+    update_manifest(tmp_path / "manifest.json", [dict(entry("m_int8", "emotion"), **fields)], primary=True)
+
+    same = [dict(entry("m_int8", "emotion"), sha256="a" * 64, precision="int8")]
+    assert carry_reference_stats(tmp_path, same) and same[0]["reference_stats_sha256"] == fields["reference_stats_sha256"]
+    retrained = [dict(entry("m_int8", "emotion"), sha256="b" * 64, precision="int8")]
+    assert not carry_reference_stats(tmp_path, retrained) and "reference_stats" not in retrained[0]

@@ -73,9 +73,32 @@ def run(cfg: ExperimentConfig, config_path=None) -> list[dict]:
         shutil.copyfile(report_dir(cfg) / f, reports / f)
     if cfg.export.primary:
         write_card(cfg, dest_dir / "MODEL_CARD.md")
+    carried = carry_reference_stats(models_dir, entries)
     update_manifest(models_dir / "manifest.json", entries, cfg.export.primary)
     with tracking.tracked_run(cfg, "export", config_path):
         tracking.log_artifacts(models_dir / "manifest.json", *(models_dir / e["file"] for e in entries))
     for e in entries:
         print(f"[export] {e['name']}: models/{e['file']} sha256 {e['sha256'][:12]}…")
+    if not carried:
+        print(f"[export] the monitor's reference statistics do not describe this model: run `python -m training "
+              f"reference --config {config_path or '<this config>'}` next (`all` does)")
     return entries
+
+
+REFERENCE_FIELDS = ("reference_stats", "reference_stats_sha256")
+
+
+def carry_reference_stats(models_dir: Path, entries: list[dict]) -> bool:
+    """Keep the reference-statistics fields of a re-exported model whose statistics were measured on this
+    very file (same sha256); the entries are rewritten whole, and statistics of another file would
+    mislead the device's monitor. Returns whether the int8 entry has them."""
+    manifest_path = models_dir / "manifest.json"
+    old = {m["name"]: m for m in json.loads(manifest_path.read_text())["models"]} if manifest_path.exists() else {}
+    carried = False
+    for entry in entries:
+        previous = old.get(entry["name"], {})
+        stats = models_dir / previous.get("reference_stats", "-")
+        if stats.is_file() and json.loads(stats.read_text()).get("model", {}).get("sha256") == entry["sha256"]:
+            entry.update({k: previous[k] for k in REFERENCE_FIELDS})
+            carried = carried or entry["precision"] == "int8"
+    return carried
