@@ -161,4 +161,4 @@ class Daemon:
             if self.config.web.preview and frame.index % PREVIEW_EVERY == 0:
                 state.preview_jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 70])[1].tobytes()
             self.recorder.observe(result)  # kiosk session aggregates; never raises
-            state.monitor.observe(result, frame.image)  # input quality, drift and health windows
+            state.monitor.observe(result)  # input quality, drift and health windows

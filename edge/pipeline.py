@@ -39,6 +39,10 @@ class FaceResult:
     label: str  # an expression, or "uncertain"
     confidence: float
     probabilities: dict[str, float]  # smoothed over the window
+    # the grey uint8 crop the classifier saw, for the monitor's quality figures: face_crop's own array, so
+    # holding it keeps no frame alive. Never in as_dict (no image leaves the device) nor in repr (logs).
+    # None where a result is built by hand.
+    crop: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         return {"id": self.id, "box": [round(v, 1) for v in self.box], "score": round(self.score, 3),
@@ -92,12 +96,12 @@ class Pipeline:
         lap("classify")
         tracks = self.tracker.update([f.box for f in faces])
         results = []
-        for face, track, p in zip(faces, tracks, probabilities):
+        for face, crop, track, p in zip(faces, crops, tracks, probabilities):
             mean = smoothed(track, p, timestamp, self.settings.smoothing_window_s)
             top = int(mean.argmax())
             label = self.emotion.labels[top] if mean[top] >= self.settings.uncertain_below else "uncertain"
             results.append(FaceResult(track.id, face.box, face.score, label, float(mean[top]),
-                                      dict(zip(self.emotion.labels, map(float, mean)))))
+                                      dict(zip(self.emotion.labels, map(float, mean))), crop))
         primary = primary_index([f.box for f in faces], image.shape[1], image.shape[0])
         lap("track")
         timings["total"] = sum(timings.values())

@@ -54,6 +54,11 @@ def test_daemon_reports_a_dark_scene_in_api_and_metrics(tmp_path, dark_clip):
         assert m["no_face_share"]["state"] == "ok" and m["sharpness"]["state"] == "ok"
         assert m["fps"]["value"] > 10  # the clip plays at its own 24 fps
         assert any("too dark" in r for r in body["reasons"])
+        # the crops those figures came from stay inside the daemon: the status API shows a face's figures only
+        deadline = time.time() + 10
+        while not (faces := daemon.status()["latest"]["faces"]) and time.time() < deadline:
+            time.sleep(0.2)
+        assert faces and all(set(f) == {"id", "box", "score", "label", "confidence", "probabilities"} for f in faces)
         _, text, _ = get(daemon.url + "/metrics")
         text = text.decode()
         assert 'fer_edge_monitoring_metric_state{group="quality",metric="brightness"} 2.0' in text

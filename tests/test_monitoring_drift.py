@@ -31,7 +31,7 @@ def monitored(video, transform=lambda image: image) -> dict:
         if not ok:
             break
         image = np.ascontiguousarray(transform(frame))
-        monitor.observe(pipeline.process(image, i / fps, i), image, now=i / fps)
+        monitor.observe(pipeline.process(image, i / fps, i), now=i / fps)
         i += 1
     cap.release()
     assert i > 90, f"{video}: only {i} frames decoded"

@@ -154,17 +154,12 @@ def test_reference_problems_are_named(tmp_path):
 FACE = np.load(FIXTURES / "fer_publictest_70.npz")["x"][3]
 
 
-def frame_with_face() -> np.ndarray:
-    image = np.full((192, 192, 3), 120, np.uint8)
-    image[48:144, 48:144] = cv2.cvtColor(cv2.resize(FACE, (96, 96)), cv2.COLOR_GRAY2BGR)
-    return image
-
-
-def result(index: int, label: str | None, confidence: float = 0.9, total_ms: float = 3.0) -> FrameResult:
+def result(index: int, label: str | None, confidence: float = 0.9, total_ms: float = 3.0,
+           crop: np.ndarray | None = FACE) -> FrameResult:
     faces = []
     if label is not None:
         p = {name: (confidence if name == label else (1 - confidence) / 6) for name in LABELS}
-        faces = [FaceResult(1, (56.0, 56.0, 80.0, 80.0), 0.9, label, confidence, p)]
+        faces = [FaceResult(1, (56.0, 56.0, 80.0, 80.0), 0.9, label, confidence, p, crop)]
     return FrameResult(index, index / 30, 192, 192, faces, 1 if faces else None, {"total": total_ms})
 
 
@@ -178,22 +173,22 @@ def test_monitor_judges_windows_of_synthetic_frames():
     state = running_state()
     monitor = Monitor(settings, ModelsConfig(dir=MODELS), state)
     assert monitor.snapshot(now=0.0)["state"] == "unknown"  # nothing seen yet
-    image, blank = frame_with_face(), np.full((192, 192, 3), 120, np.uint8)
     for i in range(60):  # 2 s at 30 fps: one happy face, confident
-        monitor.observe(result(i, "happy"), image, now=i / 30)
+        monitor.observe(result(i, "happy"), now=i / 30)
     snap = monitor.snapshot(now=2.0)
     m = snap["metrics"]
     assert snap["reference"]["model"] == "fer_student_int8"
     assert m["no_face_share"]["value"] == 0 and m["no_face_share"]["state"] == "ok"
-    assert m["brightness"]["samples"] == 60 and m["brightness"]["value"] == pytest.approx(
-        crop_quality(cv2.cvtColor(image[44:156, 44:156], cv2.COLOR_BGR2GRAY))[0], abs=15)
+    assert m["brightness"]["samples"] == 60 and m["face_size"]["value"] == 80
+    assert [m[q]["value"] for q in ("brightness", "contrast", "sharpness")] == pytest.approx(crop_quality(FACE),
+                                                                                           abs=1e-4)
     assert m["fps"]["value"] == pytest.approx(30, rel=0.02) and m["latency_p95_ms"]["value"] == 3.0
     assert m["prediction_psi"]["shares"]["happy"] == 1.0 and m["prediction_psi"]["samples"] == 60
     assert m["prediction_psi"]["value"] > 1 and m["prediction_psi"]["state"] == "alert"  # one class only
     assert m["confidence_drop"]["value"] == pytest.approx(monitor.reference.confidence_mean - 0.9, abs=1e-4)
     assert m["confidence_drop"]["state"] == "ok"
     for i in range(60, 150):  # nobody in view for 3 s, slow frames, and some frames failing
-        monitor.observe(result(i, None, total_ms=200.0), blank, now=i / 30)
+        monitor.observe(result(i, None, total_ms=200.0), now=i / 30)
         state.errors += i % 3 == 0
     snap = monitor.snapshot(now=5.0)
     m = snap["metrics"]
@@ -205,12 +200,27 @@ def test_monitor_judges_windows_of_synthetic_frames():
     assert m["brightness"]["state"] == "ok"  # the faces of the first 2 s are still in the 30 s window
 
 
+def test_quality_figures_come_from_the_crops_the_model_saw():
+    dark = (FACE * 0.2).astype(np.uint8)
+    monitor = Monitor(MonitoringSettings(min_samples=10, quality_samples_per_s=1000), ModelsConfig(dir=MODELS),
+                      running_state())
+    for i in range(30):  # the face's box is the same every frame: only its crop tells the light
+        monitor.observe(result(i, "happy", crop=dark), now=i / 30)
+    m = monitor.snapshot(now=1.0)["metrics"]
+    assert m["brightness"]["value"] == pytest.approx(crop_quality(dark)[0], abs=1e-4)
+    assert m["brightness"]["value"] < 40 and m["brightness"]["state"] == "alert"
+    for i in range(30, 60):  # faces built without a crop: counted as faces and predictions, not measured
+        monitor.observe(result(i, "sad", crop=None), now=i / 30)
+    m = monitor.snapshot(now=2.0)["metrics"]
+    assert m["brightness"]["samples"] == m["face_size"]["samples"] == 30
+    assert m["no_face_share"]["value"] == 0 and m["prediction_psi"]["shares"]["sad"] == 0.5
+
+
 def test_faces_are_measured_at_the_configured_rate_whatever_the_frame_rate():
-    image = frame_with_face()
     for fps in (30, 7, 60):
         monitor = Monitor(MonitoringSettings(quality_samples_per_s=5), ModelsConfig(dir=MODELS), running_state())
         for i in range(10 * fps):
-            monitor.observe(result(i, "happy"), image, now=i / fps)
+            monitor.observe(result(i, "happy"), now=i / fps)
         assert abs(monitor.snapshot(now=10.0)["metrics"]["brightness"]["samples"] - min(fps, 5) * 10) <= 1, fps
 
 
@@ -223,7 +233,7 @@ def test_monitor_without_a_reference_still_judges_input_quality(tmp_path):
     settings = MonitoringSettings(min_samples=10, drift_min_faces=10)
     monitor = Monitor(settings, ModelsConfig(dir=tmp_path / "models"), running_state(tmp_path / "models"))
     for i in range(40):
-        monitor.observe(result(i, "sad"), frame_with_face(), now=i / 5)
+        monitor.observe(result(i, "sad"), now=i / 5)
     snap = monitor.snapshot(now=8.0)
     assert "names no reference_stats file" in snap["reference"]["error"]
     assert snap["metrics"]["prediction_psi"]["state"] == "unknown" and snap["metrics"]["brightness"]["state"] == "ok"
@@ -235,9 +245,8 @@ def test_monitor_follows_a_model_update(tmp_path):
     shutil.copytree(MODELS, models, ignore=shutil.ignore_patterns("reports"))
     state = running_state(models)
     monitor = Monitor(MonitoringSettings(min_samples=5, drift_min_faces=5), ModelsConfig(dir=models), state)
-    image = frame_with_face()
     for i in range(40):
-        monitor.observe(result(i, "happy"), image, now=i / 30)
+        monitor.observe(result(i, "happy"), now=i / 30)
     assert monitor.snapshot(now=2.1)["metrics"]["prediction_psi"]["samples"] == 40
     # an update puts the baseline first (edge/model_update.py swaps the folder; the watcher updates LiveState)
     manifest = json.loads((models / "manifest.json").read_text())
@@ -246,7 +255,7 @@ def test_monitor_follows_a_model_update(tmp_path):
     baseline = manifest["models"][0]
     state.models = [{"name": baseline["name"], "task": "emotion", "sha256": baseline["sha256"]}]
     for i in range(40):
-        monitor.observe(result(40 + i, "sad"), image, now=2.2 + i / 30)
+        monitor.observe(result(40 + i, "sad"), now=2.2 + i / 30)
     snap = monitor.snapshot(now=4.6)
     assert snap["reference"] == {"file": "emotion/mini_xception_reference.json", "model": "mini_xception_int8"}
     psi_ = snap["metrics"]["prediction_psi"]
@@ -262,10 +271,9 @@ def test_endpoint_and_prometheus_export():
     assert answer.status_code == 503 and "has not started" in answer.get_json()["error"]
     clock = [0.0]  # the web thread's snapshot() reads the monitor's own clock
     state.monitor = Monitor(MonitoringSettings(min_samples=5), ModelsConfig(dir=MODELS), state, lambda: clock[0])
-    blank = np.full((192, 192, 3), 120, np.uint8)
     for i in range(40):  # past the first second: the evaluation after the first frame is a second old
         clock[0] = i / 30
-        state.monitor.observe(result(i, None), blank)
+        state.monitor.observe(result(i, None))
     body = client.get("/api/monitoring").get_json()
     assert body["state"] == "alert" and body["metrics"]["no_face_share"]["value"] == 1.0
     text = render(registry_for(state)).decode()

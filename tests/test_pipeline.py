@@ -1,13 +1,18 @@
+import gc
+import json
+import weakref
+
 import cv2
 import numpy as np
 import pytest
 
-from edge.crop import CropSpec
+from edge.crop import CropSpec, face_crop
 from edge.detector import FaceDetector
 from edge.emotion import EmotionModel
 from edge.manifest import model_entry
 from edge.pipeline import STAGES, Pipeline, PipelineSettings
 from edge.tracker import Tracker, primary_index, smoothed
+from tests.conftest import ROOT
 
 
 def test_tracker_keeps_ids_for_moving_faces_and_drops_lost_ones():
@@ -75,3 +80,24 @@ def test_frames_of_the_wrong_kind_are_refused(pipeline):
     with pytest.raises(ValueError, match="expected uint8"):
         pipeline.process(np.zeros((480, 640, 3), np.float64), 0.0)
     assert pipeline.process(np.zeros((480, 640, 3), np.uint8), 0.0).faces == []
+
+
+def test_faces_carry_the_crop_the_model_saw_and_never_show_it(pipeline):
+    cap = cv2.VideoCapture(str(ROOT / "media/demo.mp4"))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok, "cannot decode the bundled demo clip"
+    result = pipeline.process(frame, 0.0)
+    assert result.faces, "the demo clip's first frame shows a face"
+    detected = {f.box: f for f in pipeline.detector.detect(frame)}  # the same box, with its eye keypoints
+    for face in result.faces:
+        assert face.crop.shape == (48, 48) and face.crop.dtype == np.uint8
+        assert np.array_equal(face.crop, face_crop(frame, detected[face.box], pipeline.crop))  # eye-aligned
+        assert set(face.as_dict()) == {"id", "box", "score", "label", "confidence", "probabilities"}
+        assert "crop" not in repr(face)  # nor in a log line
+    json.dumps(result.as_dict())  # an array anywhere in it would refuse to serialise
+    # the crop is its own array, not a view: a kept result does not keep its frame alive
+    alive = weakref.ref(frame)
+    del frame
+    gc.collect()
+    assert alive() is None and result.faces[0].crop.sum() > 0

@@ -1,12 +1,13 @@
 """The monitor: fed every frame result by the inference loop, it keeps sliding windows of input quality,
 predictions and health and judges each figure ok / warn / alert against the configured limits.
 
-It reads only what the pipeline reports (boxes, smoothed expressions, timings) plus the frame, so it
-follows model updates without hooks: when LiveState names another emotion model, it loads that model's
+It reads only what the pipeline reports (boxes, crops, smoothed expressions, timings), so it follows
+model updates without hooks: when LiveState names another emotion model, it loads that model's
 reference and starts its prediction window afresh. Per frame it counts faces, expressions and latency;
-a few times a second (quality_samples_per_s) it also cuts the faces again, upright (the result has no
-eye keypoints), and measures their crops. Medians, percentiles and drift are computed once a second,
-and `snapshot()` hands out the latest. Nothing in a snapshot identifies a person: aggregates only.
+a few times a second (quality_samples_per_s) it also measures the faces' crops: the eye-aligned ones the
+emotion model saw, which the reference's training faces stand for. Medians, percentiles and drift are
+computed once a second, and `snapshot()` hands out the latest. Nothing in a snapshot identifies a person:
+aggregates only.
 """
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.config import ModelsConfig
-from edge.crop import CropSpec, face_crop
-from edge.detector import Face
 from edge.device_info import hottest_c
 from edge.manifest import model_entry
 from edge.monitoring.drift import kl, psi, shares
@@ -35,7 +34,6 @@ from edge.tflite import ModelLoadError
 log = logging.getLogger("edge.monitoring")
 EVALUATE_EVERY_S = 1.0
 SEVERITY = {"unknown": -1, "ok": 0, "warn": 1, "alert": 2}
-NO_KEYPOINTS = np.zeros((6, 2))
 
 
 @dataclass(frozen=True)
@@ -105,7 +103,6 @@ class Monitor:
         self.reference: Reference | None = None
         self.reference_error: str | None = "no emotion model running yet"
         self._model_sha: str | None = None  # the emotion model the prediction window and reference belong to
-        self._crop = CropSpec(align_eyes=False)
         self._labels: dict[str, int] = {}
         self._faces = TimedRows(s.quality_window_s, 4)  # brightness, contrast, sharpness, face size
         self._frames = TimedRows(s.quality_window_s, 1)  # 1 when the frame had no face
@@ -113,26 +110,22 @@ class Monitor:
         self._error_counts = TimedRows(s.health_window_s, 1)  # LiveState's error counter, sampled per evaluation
         self._predictions: SlidingCounts | None = None  # per-label counts, then the sum of confidences
         self._frames_seen = 0
-        self._measure_at = -math.inf  # when faces are next cut and measured (quality_samples_per_s)
+        self._measure_at = -math.inf  # when faces are next measured (quality_samples_per_s)
         self._lock = threading.Lock()  # guards the windows: held for appends and copies only
         self._evaluation = threading.Lock()  # one evaluation at a time (inference loop or web thread)
         self._evaluated_at = -math.inf
         self._snapshot: dict = {}
         self._states: dict[str, str] = {}
 
-    def observe(self, result: FrameResult, image: np.ndarray, now: float | None = None) -> None:
-        """One processed frame and its image (called by the inference loop right after the pipeline)."""
+    def observe(self, result: FrameResult, now: float | None = None) -> None:
+        """One processed frame (called by the inference loop right after the pipeline)."""
         now = self._clock() if now is None else now
         if now - self._evaluated_at >= EVALUATE_EVERY_S:
             self._evaluate(now)  # before this frame counts: a model change starts a fresh prediction window
         measure = bool(result.faces) and now >= self._measure_at
-        quality = []
-        for face in result.faces if measure else ():
-            try:
-                crop = face_crop(image, Face(face.box, face.score, NO_KEYPOINTS), self._crop)
-            except ValueError:  # a box the pipeline could not cut either: it has no figures to add
-                continue
-            quality.append((*crop_quality(crop), max(face.box[2], face.box[3])))
+        # the crops the emotion model saw; a face built without one (not by the pipeline) has no figures to add
+        quality = [(*crop_quality(face.crop), max(face.box[2], face.box[3]))
+                   for face in (result.faces if measure else ()) if face.crop is not None]
         with self._lock:
             self._frames_seen += 1
             self._frames.add(now, 0.0 if result.faces else 1.0)
@@ -183,13 +176,12 @@ class Monitor:
             entry, _ = model_entry("emotion", self.models.emotion, self.models.dir)
             if entry["sha256"] != sha:
                 return  # the models link moved on while the pipeline still runs the old one: next time
-            crop, reference, error = CropSpec.from_manifest(entry), load_reference(entry, self.models.dir), None
+            reference, error = load_reference(entry, self.models.dir), None
         except (ModelLoadError, ReferenceStatsError) as e:
             log.warning("monitoring without a training reference: %s", e)
-            crop, reference, error = CropSpec(), None, str(e)
+            reference, error = None, str(e)
         with self._lock:
             self._model_sha, self.reference, self.reference_error = sha, reference, error
-            self._crop = CropSpec(crop.box_scale, crop.center_shift_y, False, crop.size)
             self._labels, self._predictions = {}, None  # another model's predictions are another population
 
     def _figures(self, now: float) -> dict[str, dict]:
