@@ -64,6 +64,24 @@ class PipelineConfig(Strict):
 
 
 HOST_NAME = r"^([A-Za-z0-9._-]+|[0-9A-Fa-f:]+)$"  # a DNS name, IPv4 or IPv6 address: no port, no scheme
+TOKEN_CREDENTIAL = "web-token"  # the credential systemd/fer-edge.service loads from /etc/fer-edge/web-token
+
+
+def credential_token() -> str | None:
+    """The token systemd passed the service as its web-token credential; None without one, or with an empty one
+    (the file install.sh creates, since LoadCredential= fails the start when its file is missing)."""
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return None
+    path = Path(directory) / TOKEN_CREDENTIAL
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"systemd credential {TOKEN_CREDENTIAL}: cannot read {path} "
+                          f"({getattr(e, 'strerror', None) or e}); write the token as text into "
+                          "/etc/fer-edge/web-token and restart the service") from e
 
 
 class WebConfig(Strict):
@@ -72,8 +90,9 @@ class WebConfig(Strict):
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the dashboard and API")
     token: SecretStr | None = Field(None, min_length=1, description="bearer token required by the API; "
                                     "mandatory when binding beyond loopback")
-    token_file: Path | None = Field(None, description="file holding the token (first line), e.g. "
-                                    "/etc/fer-edge/web-token readable by the service; instead of `token`")
+    token_file: Path | None = Field(None, description="file holding the token (first line), readable by the "
+                                    "service's user; instead of `token`. The installed service needs neither: it "
+                                    "gets /etc/fer-edge/web-token as a systemd credential")
     allowed_hosts: list[Annotated[str, StringConstraints(pattern=HOST_NAME)]] = Field(
         default_factory=list, description="host names (no port) clients may use besides loopback names and "
         "the bound address, e.g. the booth's mDNS name; anything else is refused (DNS rebinding)")
@@ -84,11 +103,12 @@ class WebConfig(Strict):
     @model_validator(mode="after")
     def _token_beyond_loopback(self) -> WebConfig:
         # Anyone on the LAN could otherwise watch live expressions: refuse rather than warn.
-        if self.token is None and self.token_file is None and not is_loopback(self.host):
+        if self.token is None and self.token_file is None and not is_loopback(self.host) and \
+                credential_token() is None:
             raise ValueError(f"host {self.host!r} is not a loopback address: binding to another address "
-                             "requires a token: set FER_EDGE_TOKEN, web.token, or web.token_file (e.g. "
-                             "/etc/fer-edge/web-token); make one with python3 -c 'import secrets; "
-                             "print(secrets.token_urlsafe(32))'")
+                             "requires a token: set FER_EDGE_TOKEN, web.token, or web.token_file, or (installed "
+                             "service) write it into /etc/fer-edge/web-token; make one with python3 -c 'import "
+                             "secrets; print(secrets.token_urlsafe(32))'")
         if self.token is not None and self.token_file is not None:
             raise ValueError("set web.token or web.token_file, not both")
         return self

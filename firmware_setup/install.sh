@@ -10,9 +10,10 @@ Usage: sudo firmware_setup/install.sh [options]
 Installs fer-edge on Raspberry Pi OS Bookworm (arm64, Python 3.11), NVIDIA JetPack 6 (Ubuntu 22.04,
 Python 3.10) or another Debian-like system:
   apt packages, the app in /opt/fer-edge with a venv and the inference runtime that works here,
-  the config in /etc/fer-edge/edge.toml (an edited one is never overwritten), the models checked
-  against models/manifest.json (sha256), the fer-edge system user (group video), and
-  fer-edge.service installed, enabled and (re)started.
+  the config in /etc/fer-edge/edge.toml (an edited one is never overwritten), an empty web token
+  file /etc/fer-edge/web-token (root only; never overwritten), the models checked against
+  models/manifest.json (sha256), the fer-edge system user (group video), and fer-edge.service
+  installed, enabled and (re)started.
 
 Options:
   --root DIR          install into the staging root DIR (e.g. a mounted image) instead of /: no apt,
@@ -284,6 +285,12 @@ if cmp -s "$WORK/edge.toml" "$CONF"; then
 	put_file "$WORK/conf.sha256" "$STATE/edge.toml.sha256" 0644
 fi
 [ -f "$ETC/environment" ] || put_file "$SRC/firmware_setup/environment" "$ETC/environment" 0600
+# the web token, handed to the service as its web-token credential (LoadCredential= in the unit). systemd
+# refuses to start a unit whose credential file is missing, so there is always one: empty means no token.
+if [ ! -f "$ETC/web-token" ]; then
+	: >"$WORK/web-token"
+	put_file "$WORK/web-token" "$ETC/web-token" 0600
+fi
 
 # ---- venv and inference runtime ------------------------------------------------------------------
 pin() { grep -E "^$1[=<>; ]" "$2"; } # the requirement lines of package $1 in file $2
@@ -368,7 +375,8 @@ else
 	"$VENV/bin/python" -m pip freeze --all >"$WORK/freeze.after" 2>/dev/null
 	cmp -s "$WORK/freeze.before" "$WORK/freeze.after" || changed "venv packages ($(diff "$WORK/freeze.before" "$WORK/freeze.after" | sed -n 's/^> //p' | tr '\n' ' '))"
 	log "runtime: $("$VENV/bin/python" -c 'import json, sys; r = json.load(open(sys.argv[1])); print(r["runtime"], "- test frame through the pipeline: %.1f ms" % r["total"]["p50_ms"])' "$WORK/smoke.json")"
-	(cd "$APP" && "$VENV/bin/python" -m edge config --check "$CONF" >/dev/null 2>"$WORK/config.err") ||
+	# with the token the service gets as its credential: a config bound beyond loopback may rely on it
+	(cd "$APP" && CREDENTIALS_DIRECTORY=$ETC "$VENV/bin/python" -m edge config --check "$CONF" >/dev/null 2>"$WORK/config.err") ||
 		die 8 "$CONF is not valid for this version: $(tail -n 3 "$WORK/config.err") (the new default is in ${CONF}.dist or $APP/firmware_setup/edge.toml)"
 fi
 

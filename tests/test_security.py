@@ -1,7 +1,9 @@
 """Access control of the real Flask app served by waitress on loopback, with a real SQLite session store:
-Host check, token and login cookie, CSRF proof, cross-origin refusal, headers, size limits, no images."""
+Host check, token and login cookie, throttled wrong tokens, CSRF proof, cross-origin refusal, headers, size
+limits, no images; where the token comes from (config, systemd credential, file)."""
 import http.client
 import json
+import logging
 import os
 import re
 import subprocess
@@ -20,9 +22,11 @@ from edge.sessions.store import SessionStore
 from edge.soak import free_port
 from edge.state import LiveState
 from edge.web.app import MAX_REQUEST_BYTES, create_app
-from edge.web.security import COOKIE, COOKIE_MAX_AGE_S, AccessPolicy, read_token
+from edge.web.security import (COOKIE, COOKIE_MAX_AGE_S, FAILURE_LIMIT, FAILURE_WINDOW_S, TRACKED_ADDRESSES,
+                                AccessPolicy, read_token)
 from edge.web.server import WebServer
 from tests.conftest import ROOT
+from tests.test_firmware_install import copy_bundle, fake_target, install
 
 TOKEN = "kiosk-token-0123456789abcdef"
 
@@ -44,9 +48,10 @@ class Served:
         self.server = WebServer(self.app, "127.0.0.1", self.port)
         self.server.start()
 
-    def call(self, method, path, body=None, headers=None, raw: bytes | None = None):
-        """(status, headers, parsed JSON or bytes); `body` is sent as JSON, `raw` as is."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+    def call(self, method, path, body=None, headers=None, raw: bytes | None = None, source: str = "127.0.0.1"):
+        """(status, headers, parsed JSON or bytes); `body` is sent as JSON, `raw` as is; from the loopback
+        address `source` (any 127.x.y.z is this machine: another client address)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10, source_address=(source, 0))
         headers = {"Host": self.host, **(headers or {})}
         data = raw if raw is not None else None if body is None else json.dumps(body).encode()
         if body is not None:
@@ -219,6 +224,102 @@ def test_login_cookies_expire_and_die_with_the_token():
         assert not policy.cookie_valid(junk)
 
 
+# ---- wrong tokens: throttled per client address ----------------------------------------------------------------
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+WRONG = {"Authorization": "Bearer not-the-token"}
+
+
+def login(served, token, source="127.0.0.1"):
+    return served.call("POST", "/login", raw=f"token={token}&next=/kiosk".encode(), headers=FORM, source=source)
+
+
+@pytest.fixture
+def clocked_app(tmp_path):
+    """A token app whose access policy reads the time from `served.now[0]`."""
+    now = [1_700_000_000.0]
+    served = Served(tmp_path, AccessPolicy(TOKEN, clock=lambda: now[0]))
+    served.now = now
+    yield served
+    served.close()
+
+
+def test_wrong_tokens_lock_the_address_out_until_the_window_has_passed(clocked_app, caplog):
+    app = clocked_app
+    caplog.set_level(logging.WARNING, logger="edge.web")
+    for i in range(FAILURE_LIMIT):  # wrong bearer headers and wrong logins both count, a second apart
+        app.now[0] += 1
+        code = (app.call("GET", "/api/status", headers=WRONG) if i % 2 else login(app, "guess"))[0]
+        assert code == 401, i
+    assert caplog.messages == [f"{FAILURE_LIMIT} wrong web tokens from 127.0.0.1 within 60 s: its logins and "
+                               "bearer requests get 429 for 60 s"]
+
+    wait = int(FAILURE_WINDOW_S)
+    code, headers, body = app.call("GET", "/api/status", headers=WRONG)
+    assert code == 429 and headers["Retry-After"] == str(wait)
+    assert body == {"error": f"too many wrong tokens from 127.0.0.1: wait {wait} s, then send the right one"}
+    # the right token is not even compared now: a guesser cannot tell a hit from a miss
+    code, headers, body = app.call("GET", "/api/status", headers=BEARER)
+    assert code == 429 and headers["Retry-After"] == str(wait)
+    code, headers, page = login(app, TOKEN)
+    assert code == 429 and headers["Retry-After"] == str(wait) and "Set-Cookie" not in headers
+    assert headers["Content-Type"].startswith("text/html") and f"wait {wait} s, then try again." in page.decode()
+    # what carries no token is answered as before, and nothing of this counts
+    assert app.call("GET", "/login")[0] == 200 and app.call("GET", "/api/status")[0] == 401
+    assert app.call("GET", "/api/health")[0] in (200, 503)
+
+    app.now[0] += wait - 15
+    assert app.call("GET", "/api/status", headers=BEARER)[1]["Retry-After"] == "15"
+    app.now[0] += 15
+    assert app.call("GET", "/api/status", headers=BEARER)[0] == 200
+    assert login(app, TOKEN)[0] == 303
+    assert app.call("GET", "/api/status", headers=WRONG)[0] == 401  # a fresh count: 1 of FAILURE_LIMIT
+    assert len(caplog.messages) == 1 and all(TOKEN not in m and "guess" not in m for m in caplog.messages)
+
+
+def test_a_clock_stepped_back_does_not_prolong_a_lock_out(clocked_app):
+    for _ in range(FAILURE_LIMIT):
+        clocked_app.call("GET", "/api/status", headers=WRONG)
+    assert clocked_app.call("GET", "/api/status", headers=BEARER)[0] == 429
+    clocked_app.now[0] -= 3600  # e.g. NTP correcting a Pi that booted with a clock far ahead
+    assert clocked_app.call("GET", "/api/status", headers=BEARER)[0] == 200
+
+
+def test_a_lock_out_is_per_address_and_a_login_elsewhere_does_not_lift_it(clocked_app):
+    app = clocked_app
+    for _ in range(FAILURE_LIMIT - 1):  # 127.0.0.2 is one failure short of a lock-out
+        assert login(app, "guess", source="127.0.0.2")[0] == 401
+    for _ in range(FAILURE_LIMIT):
+        assert app.call("GET", "/api/status", headers=WRONG)[0] == 401
+    assert app.call("GET", "/api/status", headers=BEARER)[0] == 429
+
+    assert app.call("GET", "/api/status", headers=BEARER, source="127.0.0.3")[0] == 200
+    assert login(app, TOKEN, source="127.0.0.3")[0] == 303
+    assert login(app, TOKEN, source="127.0.0.2")[0] == 303  # its own success resets nothing either:
+    assert login(app, "guess", source="127.0.0.2")[0] == 401  # this is its FAILURE_LIMIT-th failure
+    assert login(app, TOKEN, source="127.0.0.2")[0] == 429
+    assert app.call("GET", "/api/status", headers=BEARER)[0] == 429  # 127.0.0.1 still waits
+
+
+def test_the_failure_record_is_bounded_forgetting_the_least_recent_address():
+    now = [1_700_000_000.0]
+    policy = AccessPolicy(TOKEN, clock=lambda: now[0])
+    for _ in range(FAILURE_LIMIT):
+        policy.token_matches("guess", "192.0.2.1")
+    assert policy.throttle.wait_s("192.0.2.1") == FAILURE_WINDOW_S
+    addresses = [f"10.{i // 65536}.{i // 256 % 256}.{i % 256}" for i in range(3 * TRACKED_ADDRESSES)]
+    for address in addresses:  # far more addresses than are tracked, each once
+        assert not policy.token_matches("guess", address)
+    assert len(policy.throttle) == TRACKED_ADDRESSES
+    assert policy.throttle.wait_s("192.0.2.1") == 0  # the price of the bound: the oldest are forgotten
+    for _ in range(FAILURE_LIMIT - 1):  # the newest are kept: one more failure locks this one out
+        policy.token_matches("guess", addresses[-1])
+    assert policy.throttle.wait_s(addresses[-1]) == FAILURE_WINDOW_S
+    assert len(policy.throttle) == TRACKED_ADDRESSES
+    without_token = AccessPolicy(None)  # nothing to guess: nothing is counted
+    assert not without_token.token_matches("guess", "192.0.2.1") and len(without_token.throttle) == 0
+
+
 # ---- headers, limits, images ----------------------------------------------------------------------------
 
 def test_security_headers_and_no_caching_of_data(open_app):
@@ -329,6 +430,50 @@ def test_token_file_is_read_and_a_bad_one_is_a_clear_config_error(tmp_path):
     config.write_text('[web]\nallowed_hosts = ["booth.local:8080"]\n')
     with pytest.raises(ConfigError, match=r"web.allowed_hosts.0: String should match pattern"):
         load_config(config, {})
+
+
+def test_token_precedence_config_then_systemd_credential_then_file(tmp_path, monkeypatch):
+    credentials = tmp_path / "credentials"  # what systemd makes of LoadCredential=web-token:...
+    credentials.mkdir()
+    token_file = tmp_path / "token-file"
+    token_file.write_text("file-token-0123456789\n")
+    from_file = {"FER_EDGE_HOST": "0.0.0.0", "FER_EDGE_TOKEN_FILE": str(token_file)}
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    assert read_token(load_config(None, from_file).web) == "file-token-0123456789"
+
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    assert read_token(load_config(None, from_file).web) == "file-token-0123456789"  # no web-token in it
+    (credentials / "web-token").write_text("credential-token-0123\n")
+    assert read_token(load_config(None, from_file).web) == "credential-token-0123"
+    assert read_token(load_config(None, {**from_file, "FER_EDGE_TOKEN_FILE": "", "FER_EDGE_TOKEN": TOKEN}).web) \
+        == TOKEN
+    only_credential = load_config(None, {"FER_EDGE_HOST": "0.0.0.0"}).web  # enough to bind beyond loopback
+    assert AccessPolicy.from_config(only_credential).token == "credential-token-0123"
+
+    (credentials / "web-token").write_text("\n")  # install.sh's empty file: no token
+    assert read_token(load_config(None, from_file).web) == "file-token-0123456789"
+    assert read_token(load_config(None, {}).web) is None
+    with pytest.raises(ConfigError, match="binding to another address requires a token.*/etc/fer-edge/web-token"):
+        load_config(None, {"FER_EDGE_HOST": "0.0.0.0"})
+    (credentials / "web-token").write_bytes(b"\xff\xfe token")
+    with pytest.raises(ConfigError, match=r"systemd credential web-token: cannot read .*web-token \(.*utf-8.*\); "
+                                          r"write the token as text into /etc/fer-edge/web-token"):
+        read_token(load_config(None, from_file).web)
+
+
+def test_the_unit_loads_the_token_credential_from_a_root_only_file_install_sh_creates(tmp_path):
+    unit = (ROOT / "systemd/fer-edge.service").read_text()
+    source = re.search(r"^LoadCredential=web-token:(/\S+)$", unit, flags=re.M).group(1)
+    bundle = copy_bundle(tmp_path / "bundle")
+    root = fake_target(tmp_path / "root")
+    assert install(bundle, root).returncode == 0
+    installed = root / source.lstrip("/")
+    # a missing credential file would fail the unit's start: it is there, empty (no token), and root's only
+    assert installed.read_bytes() == b"" and installed.stat().st_mode & 0o777 == 0o600
+    installed.write_text(f"{TOKEN}\n")
+    done = install(bundle, root)
+    assert done.returncode == 0 and "nothing changed" in done.stdout  # the operator's token is kept
+    assert installed.read_text() == f"{TOKEN}\n"
 
 
 def run_daemon(tmp_path, env_extra):

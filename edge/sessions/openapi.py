@@ -60,6 +60,8 @@ def _guarded(operation: dict, kind: str, token: bool) -> dict:
     if kind != "public":
         responses.setdefault("401", _error("no valid token or login cookie, or a bearer token that is not "
                                            "this device's"))
+        responses.setdefault("429", _error("too many wrong tokens from this address lately: wait the "
+                                           "Retry-After header's seconds"))
     if kind == "write":
         responses.setdefault("403", _error("no CSRF proof, or a browser request from another origin"))
     if "requestBody" in operation:

@@ -10,7 +10,8 @@ Two modes, chosen by whether a token is configured (edge.config refuses a non-lo
   the login page) needs `Authorization: Bearer <token>` or the login cookie that POST /login sets
   (HttpOnly, SameSite=Strict, signed with the token, 30 days). A state change authenticated by the
   cookie also needs the CSRF value; one authenticated by the bearer header does not (a browser never
-  adds that header by itself).
+  adds that header by itself). After FAILURE_LIMIT wrong tokens within FAILURE_WINDOW_S, a client address
+  gets 429 for its logins and bearer requests, unchecked, for as long again (FailureThrottle).
 
 Every state change from a browser must come from this origin (Origin / Sec-Fetch-Site headers).
 """
@@ -19,15 +20,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from flask import Flask, Request, Response, jsonify, redirect, render_template, request
 
-from edge.config import ConfigError, WebConfig, is_loopback
+from edge.config import ConfigError, WebConfig, credential_token, is_loopback
 
 log = logging.getLogger("edge.web")
 
@@ -39,6 +43,9 @@ COOKIE = "fer_edge_auth"
 COOKIE_MAX_AGE_S = 30 * 86400
 CSRF_HEADER = "X-CSRF-Token"
 SHORT_TOKEN = 16  # below this many characters a token could be guessed; said at start, not refused
+FAILURE_LIMIT = 10  # wrong tokens from one address within FAILURE_WINDOW_S lock it out for as long again
+FAILURE_WINDOW_S = 60.0
+TRACKED_ADDRESSES = 1024  # beyond this many addresses with failures, the least recent is forgotten
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                            "form-action 'self'; frame-ancestors 'none'")
@@ -55,9 +62,13 @@ HEADERS = {
 
 
 def read_token(web: WebConfig) -> str | None:
-    """The configured token: web.token (or FER_EDGE_TOKEN), else the first line of web.token_file."""
+    """The configured token: web.token (or FER_EDGE_TOKEN), else the systemd credential web-token (the installed
+    service's /etc/fer-edge/web-token) unless empty, else the first line of web.token_file."""
     if web.token is not None:
         return web.token.get_secret_value()
+    credential = credential_token()
+    if credential is not None:
+        return credential
     if web.token_file is None:
         return None
     try:
@@ -79,11 +90,59 @@ def host_name(host_header: str) -> str | None:
         return None
 
 
+class FailureThrottle:
+    """Wrong tokens per client address. The FAILURE_LIMIT-th within FAILURE_WINDOW_S locks the address out for
+    as long again: its tokens are then not even compared, so guessing goes no faster than that per address."""
+
+    def __init__(self, clock: Callable[[], float], limit: int = FAILURE_LIMIT):
+        self.clock, self.limit = clock, limit
+        # address -> (start of its counting window, or of its lock-out; failures); least recent failure first
+        self._failures: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._lock = threading.Lock()  # waitress serves requests from several threads
+
+    def __len__(self) -> int:
+        return len(self._failures)
+
+    def wait_s(self, address: str) -> float:
+        """Seconds `address` must wait before a token it sends is checked again; 0 when it need not."""
+        with self._lock:
+            now = self.clock()
+            since, count = self._current(address, now)
+            return since + FAILURE_WINDOW_S - now if count >= self.limit else 0.0
+
+    def failed(self, address: str) -> None:
+        """Count a wrong token from `address`. A right one resets nothing: behind one NAT address, a user's
+        login would otherwise wipe a guesser's count."""
+        with self._lock:
+            now = self.clock()
+            since, count = self._current(address, now)
+            count += 1
+            if count >= self.limit:
+                since = now  # locked out for a whole window from here
+            if count == self.limit:  # not again for a request that raced it past the limit
+                log.warning("%d wrong web tokens from %s within %g s: its logins and bearer requests get 429 "
+                            "for %g s", count, address, FAILURE_WINDOW_S, FAILURE_WINDOW_S)
+            self._failures[address] = (since, count)
+            self._failures.move_to_end(address)
+            while len(self._failures) > TRACKED_ADDRESSES:
+                self._failures.popitem(last=False)
+
+    def _current(self, address: str, now: float) -> tuple[float, int]:
+        since, count = self._failures.get(address, (now, 0))
+        # Over, or the clock was stepped back before it began (a Pi without a real-time clock syncing):
+        # forget it rather than lock someone out for as long as the step.
+        if not 0 <= now - since < FAILURE_WINDOW_S:
+            self._failures.pop(address, None)
+            return now, 0
+        return since, count
+
+
 class AccessPolicy:
     def __init__(self, token: str | None, bind_host: str = "127.0.0.1", allowed_hosts: Iterable[str] = (),
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, failure_limit: int = FAILURE_LIMIT):
         self.token = token
         self.clock = clock
+        self.throttle = FailureThrottle(clock, failure_limit)
         # Without a token the CSRF value only has to outlive the pages this process serves.
         secret = token.encode() if token is not None else secrets.token_bytes(32)
         self._key = hmac.new(secret, b"fer-edge web access", hashlib.sha256).digest()
@@ -112,12 +171,14 @@ class AccessPolicy:
             return False
         return self._any_host or is_loopback(name) or name in self._hosts
 
-    def bearer_valid(self, req: Request) -> bool | None:
-        """True or False for a bearer header with the right or a wrong token; None when there is none."""
-        scheme, _, value = req.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer":
-            return None
-        return self.token is not None and hmac.compare_digest(value.strip().encode(), self.token.encode())
+    def token_matches(self, given: str, address: str) -> bool:
+        """`given` is the token; a wrong one counts against `address` (see FailureThrottle)."""
+        if self.token is None:
+            return False  # nothing to guess, nothing to count
+        if hmac.compare_digest(given.encode(), self.token.encode()):
+            return True
+        self.throttle.failed(address)
+        return False
 
     def issue_cookie(self) -> str:
         issued = int(self.clock())
@@ -157,10 +218,16 @@ class AccessPolicy:
         if req.routing_exception is not None:  # no such route or method: say so (404, 405); nothing to guard
             return None
         public = req.endpoint in PUBLIC_ENDPOINTS
-        bearer = self.bearer_valid(req)
-        if bearer is False:
-            return _unauthorized("wrong bearer token" if self.token is not None else
-                                 "this device has no web token: send no Authorization header")
+        given = _bearer(req)
+        if given is not None:
+            address = _address(req)
+            if wait := self.throttle.wait_s(address):
+                return _too_many(_error(429, f"too many wrong tokens from {address}: wait {_seconds(wait)} s, "
+                                             "then send the right one"), wait)
+            if not self.token_matches(given, address):
+                return _unauthorized("wrong bearer token" if self.token is not None else
+                                     "this device has no web token: send no Authorization header")
+        bearer = given is not None  # from here on: a bearer header with the right token
         if self.token is not None and not public and not bearer and not self.cookie_valid(req.cookies.get(COOKIE)):
             if req.endpoint in PAGE_ENDPOINTS and req.method in SAFE_METHODS:
                 return redirect(f"/login?next={quote(req.path)}", 303)
@@ -192,8 +259,12 @@ class AccessPolicy:
                 return redirect(target, 303)
             if request.method == "GET":
                 return render_template("login.html", next=target, error=None)
-            given = request.form.get("token", "")
-            if not hmac.compare_digest(given.encode(), self.token.encode()):
+            address = _address(request)
+            if wait := self.throttle.wait_s(address):
+                page = render_template("login.html", next=target, error=f"Too many wrong tokens from this "
+                                       f"address: wait {_seconds(wait)} s, then try again.")
+                return _too_many(Response(page, 429, mimetype="text/html"), wait)
+            if not self.token_matches(request.form.get("token", ""), address):
                 return render_template("login.html", next=target, error="That is not this device's token."), 401
             response = redirect(target, 303)
             response.set_cookie(COOKIE, self.issue_cookie(), max_age=COOKIE_MAX_AGE_S, httponly=True,
@@ -203,6 +274,20 @@ class AccessPolicy:
         @app.get("/api/csrf")
         def csrf():
             return jsonify({"csrf_token": self.csrf_token, "header": CSRF_HEADER})
+
+
+def _bearer(req: Request) -> str | None:
+    """The token of an `Authorization: Bearer` header; None when there is no such header."""
+    scheme, _, value = req.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def _address(req: Request) -> str:
+    return req.remote_addr or "unknown"  # waitress always sets it; a WSGI test client may not
+
+
+def _seconds(wait: float) -> int:
+    return max(1, math.ceil(wait))  # Retry-After takes whole seconds; never 0 while still locked
 
 
 def _local_path(target: str) -> str:
@@ -216,6 +301,11 @@ def _local_path(target: str) -> str:
 def _error(status: int, message: str) -> Response:
     response = jsonify({"error": message})
     response.status_code = status
+    return response
+
+
+def _too_many(response: Response, wait: float) -> Response:
+    response.headers["Retry-After"] = str(_seconds(wait))
     return response
 
 
