@@ -107,6 +107,23 @@ def test_search_records_its_trials(smoke):
     assert set(best["params"]) == {"lr", "weight_decay", "erasing_p", "temperature", "alpha"}
 
 
+def test_a_warm_restart_starts_from_the_finished_run_and_refuses_another_shape(smoke):
+    tmp, config = smoke
+    best = tmp / "runs/smoke/student/best.keras"
+    done = training("distil", "--config", str(config), "--set", "name=smoke_restart", "--set",
+                    f"student.init_from={best}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp / "runs/smoke_restart/student/best.keras").is_file()
+    import mlflow
+    mlflow.set_tracking_uri((tmp / "runs/mlruns").as_uri())
+    first, restart = (mlflow.search_runs(experiment_names=[name], filter_string="tags.stage = 'distil'",
+                                         output_format="list")[0] for name in ("smoke", "smoke_restart"))
+    assert restart.data.params["student.init_from"] == str(best) and first.data.params["student.init_from"] == "None"
+    wider = training("distil", "--config", str(config), "--set", "name=smoke_wider", "--set",
+                     f"student.init_from={best}", "--set", "student.width=0.5")
+    assert wider.returncode != 0 and "cannot start from it" in wider.stderr and "same width" in wider.stderr
+
+
 def test_bad_config_stops_with_the_key_named(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\n[data]\ntrain = { path = "a" }\nval = { path = "b" }\n[export]\nname = "x"\n'

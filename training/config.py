@@ -61,6 +61,8 @@ class StudentConfig(Strict):
     label_smoothing: float = Field(0.1, ge=0, lt=1)
     erasing_p: float = Field(0.25, ge=0, le=1)
     patience: int = Field(12, gt=0)
+    init_from: Path | None = Field(None, description="start from this .keras model's weights (same arch and "
+                                   "width) instead of random ones: a warm restart of a finished run")
 
 
 class DistilConfig(Strict):

@@ -79,6 +79,14 @@ class MlflowEpochLogger(keras.callbacks.Callback):
         tracking.log_epoch(dict(logs or {}), epoch + 1)
 
 
+def load_initial_weights(model: keras.Model, path) -> None:
+    try:
+        model.load_weights(path)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"student.init_from = {path}: cannot start from it ({e}). It must be a .keras file "
+                         f"saved by the distil stage for arch {model.name!r} at the same width.") from e
+
+
 def compile_student(model: keras.Model, cfg: ExperimentConfig, steps: int) -> None:
     sc = cfg.student
     schedule = keras.optimizers.schedules.CosineDecay(sc.lr / 10, decay_steps=sc.epochs * steps,
@@ -99,6 +107,8 @@ def train(cfg: ExperimentConfig, train_set: FaceSet, val_set: FaceSet, epochs: i
     train_ds = dataset(inputs(train_set), y_train, sc.batch_size, sc.erasing_p, cfg.seed)
     val_ds = dataset(inputs(val_set), y_val, 512, None, cfg.seed)
     model = build(sc.arch, sc.width)
+    if sc.init_from is not None:
+        load_initial_weights(model, sc.init_from)
     compile_student(model, cfg, len(train_ds))
     cbs = list(callbacks or [])
     if out_dir is not None:

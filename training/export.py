@@ -54,6 +54,8 @@ def write_card(cfg: ExperimentConfig, dest: Path) -> None:
         else f"{100 * report['teacher_val_accuracy']:.2f}", mean=INPUT_MEAN, std=INPUT_STD,
         box_scale=FACE_CROP["box_scale"], shift=-FACE_CROP["center_shift_y"], temperature=cfg.distil.temperature, alpha=cfg.distil.alpha,
         epochs=cfg.student.epochs, lr=cfg.student.lr, batch=cfg.student.batch_size, report_table=table,
+        restart="" if cfg.student.init_from is None else f", starting from the weights of `{cfg.student.init_from}` "
+        "(an earlier run of the same student: a warm restart of its learning-rate schedule)",
         experiment=cfg.name))
 
 
