@@ -56,7 +56,8 @@ bench-peers: $(PEERS_VENV)/.installed
 
 train: $(VENV)/.test
 	TF_ENABLE_ONEDNN_OPTS=0 $(VENV)/bin/python -m training all --config training/configs/mini_xception.toml
-	$(VENV)/bin/python -m training all --config training/configs/fer_student.toml
+	$(VENV)/bin/python -m training distil --config training/configs/fer_student.toml
+	$(VENV)/bin/python -m training all --config training/configs/fer_student_restart.toml
 
 check-models: $(VENV)/.runtime
 	$(VENV)/bin/python ../shared/tools/check_emotion_model.py .
