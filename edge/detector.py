@@ -138,6 +138,11 @@ def raw_floor(detail: dict, value: float) -> float:
     return float(passing[0]) if len(passing) else np.inf
 
 
+def _values(detail: dict, raw: np.ndarray) -> np.ndarray:
+    """Raw output values -> floats: dequantized with the tensor's parameters unless already float."""
+    return dequantize(raw, *detail["quantization"]) if raw.dtype != np.float32 else raw
+
+
 def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """IoU of one x0,y0,x1,y1 box with many."""
     x0, y0 = np.maximum(box[0], boxes[:, 0]), np.maximum(box[1], boxes[:, 1])
@@ -190,8 +195,7 @@ class FaceDetector:
         self._candidate_floor = raw_floor(self._scores, score_logit(self._candidate_score))
 
     def _output(self, detail, rows=slice(None)) -> np.ndarray:
-        out = self.interpreter.get_tensor(detail["index"])[0][rows]
-        return dequantize(out, *detail["quantization"]) if out.dtype != np.float32 else out
+        return _values(detail, self.interpreter.get_tensor(detail["index"])[0][rows])
 
     def _invoke(self, model_input: np.ndarray) -> None:
         self.interpreter.set_tensor(self._in["index"], self.encode(model_input)[None])
@@ -221,7 +225,7 @@ class FaceDetector:
         # pick the candidate anchors on the raw output and dequantize only those (a handful of the anchors)
         scores = self.interpreter.get_tensor(self._scores["index"])[0, :, 0]
         rows = np.flatnonzero(scores >= self._candidate_floor)
-        detections, _ = decode(self._output(self._boxes, rows), self._output(self._scores, rows)[:, 0],
+        detections, _ = decode(self._output(self._boxes, rows), _values(self._scores, scores[rows]),
                                self.anchors[rows], float(self.size), self._candidate_score)
         faces = []
         for d in weighted_nms(detections, min_score=self.min_score):
