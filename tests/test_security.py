@@ -23,7 +23,7 @@ from edge.soak import free_port
 from edge.state import LiveState
 from edge.web.app import MAX_REQUEST_BYTES, create_app
 from edge.web.security import (COOKIE, COOKIE_MAX_AGE_S, FAILURE_LIMIT, FAILURE_WINDOW_S, TRACKED_ADDRESSES,
-                                AccessPolicy, read_token)
+                                AccessPolicy, client_key, read_token)
 from edge.web.server import WebServer
 from tests.conftest import ROOT
 from tests.test_firmware_install import copy_bundle, fake_target, install
@@ -318,6 +318,43 @@ def test_the_failure_record_is_bounded_forgetting_the_least_recent_address():
     assert len(policy.throttle) == TRACKED_ADDRESSES
     without_token = AccessPolicy(None)  # nothing to guess: nothing is counted
     assert not without_token.token_matches("guess", "192.0.2.1") and len(without_token.throttle) == 0
+
+
+@pytest.mark.parametrize("address, key", [
+    ("192.0.2.7", "192.0.2.7"),
+    ("::ffff:192.0.2.7", "192.0.2.7"),  # an IPv4 client of a dual-stack socket
+    ("2001:db8:1:2:a:b:c:d", "2001:db8:1:2::/64"),
+    ("2001:DB8:1:2::1", "2001:db8:1:2::/64"),
+    ("::1", "::1"),
+    ("fe80::1%eth0", "fe80::1"),  # link-local: the prefix is the whole segment's, so each host counts alone
+    ("unknown", "unknown"),
+])
+def test_a_client_is_an_ipv4_address_or_an_ipv6_64(address, key):
+    assert client_key(address) == key
+
+
+def test_guesses_from_fresh_addresses_of_one_ipv6_64_are_counted_together(tmp_path):
+    """Through the app's own request handling (Flask's test client sets REMOTE_ADDR; loopback sockets cannot)."""
+    now = [1_700_000_000.0]
+    served = Served(tmp_path, AccessPolicy(TOKEN, clock=lambda: now[0]))
+    try:
+        client = served.app.test_client()
+
+        def status(address, headers):
+            return client.get("/api/status", headers={"Host": served.host, **headers},
+                              environ_base={"REMOTE_ADDR": address})
+
+        for i in range(FAILURE_LIMIT):  # a new address every guess, all in one /64
+            assert status(f"2001:db8:1:2::{i + 1:x}", WRONG).status_code == 401
+        locked = status("2001:db8:1:2::ffff", BEARER)
+        assert locked.status_code == 429
+        assert locked.get_json()["error"].startswith("too many wrong tokens from 2001:db8:1:2::/64:")
+        assert status("2001:db8:1:3::1", BEARER).status_code == 200  # the next /64 is another client
+        for i in range(FAILURE_LIMIT):  # link-local guessers each count alone
+            assert status(f"fe80::{i + 1:x}%eth0", WRONG).status_code == 401
+        assert status("fe80::ffff", BEARER).status_code == 200
+    finally:
+        served.close()
 
 
 # ---- headers, limits, images ----------------------------------------------------------------------------

@@ -10,8 +10,9 @@ Two modes, chosen by whether a token is configured (edge.config refuses a non-lo
   the login page) needs `Authorization: Bearer <token>` or the login cookie that POST /login sets
   (HttpOnly, SameSite=Strict, signed with the token, 30 days). A state change authenticated by the
   cookie also needs the CSRF value; one authenticated by the bearer header does not (a browser never
-  adds that header by itself). After FAILURE_LIMIT wrong tokens within FAILURE_WINDOW_S, a client address
-  gets 429 for its logins and bearer requests, unchecked, for as long again (FailureThrottle).
+  adds that header by itself). After FAILURE_LIMIT wrong tokens within FAILURE_WINDOW_S, a client (an IPv4
+  address or an IPv6 /64, see client_key) gets 429 for its logins and bearer requests, unchecked, for as
+  long again (FailureThrottle).
 
 Every state change from a browser must come from this origin (Origin / Sec-Fetch-Site headers).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import math
 import secrets
@@ -43,7 +45,7 @@ COOKIE = "fer_edge_auth"
 COOKIE_MAX_AGE_S = 30 * 86400
 CSRF_HEADER = "X-CSRF-Token"
 SHORT_TOKEN = 16  # below this many characters a token could be guessed; said at start, not refused
-FAILURE_LIMIT = 10  # wrong tokens from one address within FAILURE_WINDOW_S lock it out for as long again
+FAILURE_LIMIT = 10  # wrong tokens from one client (client_key) within FAILURE_WINDOW_S lock it out for as long again
 FAILURE_WINDOW_S = 60.0
 TRACKED_ADDRESSES = 1024  # beyond this many addresses with failures, the least recent is forgotten
 
@@ -282,8 +284,24 @@ def _bearer(req: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else None
 
 
+def client_key(address: str) -> str:
+    """The client a wrong token counts against: an IPv4 address, or the /64 network of an IPv6 one. An IPv6
+    host is usually given a whole /64 and may take a fresh address from it for every guess. An IPv4-mapped
+    address (how a dual-stack socket reports an IPv4 client) is its IPv4 address. Loopback and link-local
+    addresses stay whole: every host on a segment shares fe80::/64, so one guesser would lock out the rest."""
+    try:
+        ip = ipaddress.ip_address(address.partition("%")[0])  # without a link-local address's zone
+    except ValueError:
+        return address  # not an address (a test client's "unknown"): counted as given
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.version == 4 or ip.is_loopback or ip.is_link_local:
+        return str(ip)
+    return str(ipaddress.ip_network((ip, 64), strict=False))
+
+
 def _address(req: Request) -> str:
-    return req.remote_addr or "unknown"  # waitress always sets it; a WSGI test client may not
+    return client_key(req.remote_addr or "unknown")  # waitress always sets it; a WSGI test client may not
 
 
 def _seconds(wait: float) -> int:
