@@ -1,6 +1,6 @@
 # make run    - create .venv with the device runtime, start the daemon (camera if /dev/video0 exists, else
 #               the bundled demo clip); the dashboard is at http://127.0.0.1:8080/
-# make test   - add the training and test tools to .venv (and .venv-tflite for the Pi runtime check),
+# make test   - add the training and test tools to .venv (and .venv-tflite for the older images' runtime),
 #               run every test
 # make bench  - the standard benchmark on the bundled demo clip (docs/benchmarks.md)
 # make bench-peers - the same in .venv-peers, with MediaPipe's own face detector among the comparisons
@@ -23,12 +23,19 @@ $(VENV)/.runtime: requirements/runtime.txt | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.test: requirements/runtime.txt requirements/training.txt requirements/teacher.txt requirements/test.txt | $(VENV)/bin/python
+	@$(VENV)/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 11) and "$(VENV) is Python %d.%d: the device runtime (make run) works on 3.10, the test and training tools need 3.11. Remove $(VENV) and rerun with PYTHON=python3.11." % sys.version_info[:2])'
 	$(PIP) -r requirements/test.txt
 	touch $@ $(VENV)/.runtime
 
-$(TFLITE_VENV)/.installed: requirements/tflite-runtime.txt
-	$(PYTHON) -m venv $(TFLITE_VENV)
-	$(TFLITE_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/tflite-runtime.txt
+# The older device images: tflite-runtime with numpy 1, on JetPack 6's Python 3.10 where this machine has one
+# (Pi OS Bookworm's 3.11 is the main venv's), with the rest of the runtime: the tests run the daemon's
+# pipeline there too
+OLD_PYTHON ?= $(firstword $(wildcard /usr/bin/python3.10 $(HOME)/.pyenv/versions/3.10*/bin/python3.10) $(PYTHON))
+$(TFLITE_VENV)/.installed: requirements/tflite-runtime.txt requirements/runtime.txt
+	$(OLD_PYTHON) -m venv --clear $(TFLITE_VENV)
+	grep -Ev '^(ai-edge-litert|numpy)[=<>; ]' requirements/runtime.txt >$(TFLITE_VENV)/runtime-rest.txt
+	$(TFLITE_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/tflite-runtime.txt \
+		-r $(TFLITE_VENV)/runtime-rest.txt
 	touch $@
 
 # mediapipe apart from its declared dependencies: requirements/bench-peers-nodeps.txt says why

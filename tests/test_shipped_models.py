@@ -1,6 +1,9 @@
 """The models committed in models/: manifest contract, sha256, and the same predictions under
-ai-edge-litert and under tflite-runtime 2.14 with numpy < 2 (older Pi OS / JetPack images)."""
+ai-edge-litert and under tflite-runtime 2.14 with numpy < 2 (older Pi OS / JetPack images), where the
+daemon's pipeline runs too, on JetPack 6's Python 3.10 when the machine has one."""
+import glob
 import json
+import os
 import subprocess
 from hashlib import sha256
 
@@ -75,6 +78,22 @@ def test_detectors_find_the_faces_under_tflite_runtime_with_numpy1(tflite_runtim
                 assert 48 <= x + w / 2 <= 144 and 48 <= y + h / 2 <= 144 and 40 <= w <= 192, (m["name"], faces)
                 found += 1
         assert found >= 12, (m["name"], found)  # FER faces are small and blurry for a detector
+
+
+def test_the_pipeline_runs_on_the_older_runtime_and_python():
+    """The daemon's own code path (config, video source, detect, crop, classify, track) in .venv-tflite."""
+    if not TFLITE_PYTHON.exists():
+        pytest.fail(f"{TFLITE_PYTHON} is missing: `make test` creates it from requirements/tflite-runtime.txt")
+    done = subprocess.run([str(TFLITE_PYTHON), "-m", "edge", "bench", "--source", "media/demo.mp4", "--frames", "15",
+                           "--threads", "1", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={"PATH": os.environ["PATH"]})
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["runtime"] == "tflite-runtime 2.14.0" and report["device"]["packages"]["numpy"].startswith("1.")
+    assert report["stages"]["classify"]["p50_ms"] > 0  # faces were found, cut and classified
+    # the Makefile's OLD_PYTHON: a Python 3.10 where there is one (JetPack 6), else the main Python
+    if glob.glob("/usr/bin/python3.10") + glob.glob(os.path.expanduser("~/.pyenv/versions/3.10*/bin/python3.10")):
+        assert report["device"]["python"].startswith("3.10."), report["device"]["python"]
 
 
 def test_corrupt_model_file_is_named_in_the_error(tmp_path):
