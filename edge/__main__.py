@@ -2,6 +2,7 @@
 
   run [--config FILE] [--source SPEC]                                     the daemon
   config --check FILE | --dump [FILE] | --schema                          check or show the configuration
+         [--environment-file ENVFILE]                                     (ENVFILE read like EnvironmentFile=)
   detect IMAGE... [--json] [--min-score S] [--draw DIR] [--model NAME]   faces per image
   bench [--source FILE|DIR|camera|synthetic] [--frames N | --seconds S] [--threads 1,2,4] [--compare]
         [--json] [--markdown] [--plot FILE]                               latency and throughput
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from edge.check import add_arguments as add_check_arguments
 from edge.check import check
 from edge.config import ConfigError, dump, json_schema, load_config
 from edge.detector import FaceDetector
+from edge.env_file import read_environment_file
 from edge.manifest import model_entry
 from edge.model_update import add_arguments as add_update_arguments
 from edge.model_update import update_models
@@ -81,7 +84,10 @@ def config_command(args) -> int:
     if args.schema:
         print(json.dumps(json_schema(), indent=1))
         return 0
-    config = load_config(args.check or args.dump)
+    env = os.environ
+    if args.environment_file is not None:  # laid over this process's environment, as systemd does for the service
+        env = {**os.environ, **read_environment_file(args.environment_file)}
+    config = load_config(args.check or args.dump, env)
     if args.check:
         print(f"{args.check}: ok")
     else:
@@ -100,8 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     what = c.add_mutually_exclusive_group(required=True)
     what.add_argument("--check", type=Path, metavar="FILE", help="validate FILE")
     what.add_argument("--dump", type=Path, nargs="?", const=None, default=False, metavar="FILE",
-                      help="print the effective configuration (defaults, FILE, environment)")
+                      help="print the effective configuration (defaults, FILE, environment, ENVFILE)")
     what.add_argument("--schema", action="store_true", help="print the JSON schema")
+    c.add_argument("--environment-file", type=Path, metavar="ENVFILE", help="with --check or --dump: apply the "
+                   "FER_EDGE_* variables of ENVFILE (e.g. /etc/fer-edge/environment), read like the unit's "
+                   "EnvironmentFile=, over this process's environment; unlike the unit's '-' prefix, a missing "
+                   "ENVFILE is an error")
     p = commands.add_parser("detect", help="find faces in images")
     p.add_argument("images", nargs="+", type=Path)
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -117,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                             "previous one kept), or --rollback")
     add_update_arguments(u)
     args = parser.parse_args(argv)
+    if args.command == "config" and args.schema and args.environment_file:
+        c.error("--environment-file goes with --check or --dump: the schema does not depend on the environment")
     try:
         return {"run": run, "config": config_command, "detect": detect, "bench": bench,
                 "check": check, "update-models": update_models}[args.command](args)

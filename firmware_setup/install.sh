@@ -375,9 +375,12 @@ else
 	"$VENV/bin/python" -m pip freeze --all >"$WORK/freeze.after" 2>/dev/null
 	cmp -s "$WORK/freeze.before" "$WORK/freeze.after" || changed "venv packages ($(diff "$WORK/freeze.before" "$WORK/freeze.after" | sed -n 's/^> //p' | tr '\n' ' '))"
 	log "runtime: $("$VENV/bin/python" -c 'import json, sys; r = json.load(open(sys.argv[1])); print(r["runtime"], "- test frame through the pipeline: %.1f ms" % r["total"]["p50_ms"])' "$WORK/smoke.json")"
-	# with the token the service gets as its credential: a config bound beyond loopback may rely on it
-	(cd "$APP" && CREDENTIALS_DIRECTORY=$ETC "$VENV/bin/python" -m edge config --check "$CONF" >/dev/null 2>"$WORK/config.err") ||
-		die 8 "$CONF is not valid for this version: $(tail -n 3 "$WORK/config.err") (the new default is in ${CONF}.dist or $APP/firmware_setup/edge.toml)"
+	# as the service sees it: with the token of its credential and the FER_EDGE_* variables of its
+	# EnvironmentFile= (a config bound beyond loopback may rely on either; FER_EDGE_HOST may need a token)
+	# (env -i: the service starts without this shell's variables)
+	(cd "$APP" && env -i CREDENTIALS_DIRECTORY="$ETC" "$VENV/bin/python" -m edge config --check "$CONF" \
+		--environment-file "$ETC/environment" >/dev/null 2>"$WORK/config.err") ||
+		die 8 "$CONF is not valid for this version, with the overrides in $ETC/environment: $(tail -n 3 "$WORK/config.err") (fix the setting named there in either file; the new default config is in ${CONF}.dist or $APP/firmware_setup/edge.toml)"
 fi
 
 # ---- user and service ----------------------------------------------------------------------------

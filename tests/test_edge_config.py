@@ -1,8 +1,13 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from edge.config import ConfigError, EdgeConfig, dump, json_schema, load_config
+from edge.__main__ import main
+from edge.config import ENV_OVERRIDES, ConfigError, EdgeConfig, dump, json_schema, load_config
+from edge.env_file import read_environment_file
+from tests.conftest import ROOT
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "edge" / "default_config.toml"
 NO_ENV: dict[str, str] = {}
@@ -86,3 +91,123 @@ def test_json_schema_has_sections_and_descriptions():
     for model in [schema, *schema["$defs"].values()]:
         for name, prop in model["properties"].items():
             assert prop.get("description"), f"{model['title']}.{name} has no description"
+
+
+def write_env(tmp_path, text, name="environment"):
+    p = tmp_path / name
+    p.write_bytes(text.encode())  # bytes: no newline translation, the file holds exactly what the test wrote
+    return p
+
+
+def test_environment_file_skips_comments_blank_and_equals_less_lines(tmp_path):
+    env = write_env(tmp_path, "# FER_EDGE_HOST=0.0.0.0\n; FER_EDGE_PORT=1\n\n   \t\njust words\n"
+                              "  FER_EDGE_PORT = 9000  \nFER_EDGE_TOKEN=\nFER_EDGE_LOG_LEVEL=info\n"
+                              "FER_EDGE_LOG_LEVEL=debug # no inline comments\r\nA_1=last line, no newline")
+    assert read_environment_file(env) == {"FER_EDGE_PORT": "9000", "FER_EDGE_TOKEN": "",
+                                          "FER_EDGE_LOG_LEVEL": "debug # no inline comments",
+                                          "A_1": "last line, no newline"}
+
+
+def test_environment_file_quotes_escapes_and_continued_lines(tmp_path):
+    env = write_env(tmp_path, "\n".join([
+        r"""SINGLE=  ' verbatim \n "$HOME" \ '  """,
+        r"""DOUBLE="a \"b\" \\ \$x \`y\` \q" """,
+        r"""BARE=a\ b\\c\'d\  """,
+        "CONT=one \\",
+        "  two",
+        'DCONT="x\\',
+        'y"',
+        "MULTI='line 1",
+        "line 2'",
+        """JOINED='a'"b"c 'd'""",
+        "AFTER=ok"]))
+    assert read_environment_file(env) == {
+        "SINGLE": r' verbatim \n "$HOME" \ ', "DOUBLE": r'a "b" \ $x `y` \q', "BARE": "a b\\c'd ",
+        "CONT": "one   two", "DCONT": "xy", "MULTI": "line 1\nline 2", "JOINED": "abc 'd'", "AFTER": "ok"}
+
+
+def test_environment_file_errors_name_the_line_and_hide_the_value(tmp_path):
+    env = write_env(tmp_path, "FER_EDGE_HOST=0.0.0.0\n\nFER_EDGE_TOKEN='s3cret-value\nFER_EDGE_PORT=9000\n")
+    with pytest.raises(ConfigError, match=r"environment:3: the quote \('\) opening the value of FER_EDGE_TOKEN is "
+                                          r"never closed; close it") as caught:
+        read_environment_file(env)
+    assert "s3cret" not in str(caught.value)
+    with pytest.raises(ConfigError, match=r'environment:1: the quote \("\) .* or write it as \\"'):
+        read_environment_file(write_env(tmp_path, 'FER_EDGE_SOURCE="/dev/video0\\"\n'))
+    for line, name in (("export FER_EDGE_HOST=0.0.0.0", "export FER_EDGE_HOST"), ("2FA=x", "2FA"),
+                       ("FER-EDGE-HOST=x", "FER-EDGE-HOST"), ("=x", "")):
+        with pytest.raises(ConfigError, match=rf"environment:2: '{name}' is not a variable name .*fix the name"):
+            read_environment_file(write_env(tmp_path, f"# booth 7\n{line}\n"))
+    with pytest.raises(ConfigError, match=r"none: cannot read environment file \(No such file or directory\)"):
+        read_environment_file(tmp_path / "none")
+    latin1 = tmp_path / "latin1"
+    latin1.write_bytes(b"FER_EDGE_SOURCE=/media/caf\xe9.mp4\n")
+    with pytest.raises(ConfigError, match=r"latin1: not UTF-8 text .*save it as UTF-8"):
+        read_environment_file(latin1)
+
+
+@pytest.fixture
+def service_env(monkeypatch):
+    """No FER_EDGE_* variable and no systemd credential in this process: only the files under test count."""
+    for var in [*ENV_OVERRIDES, "CREDENTIALS_DIRECTORY"]:
+        monkeypatch.delenv(var, raising=False)
+    return monkeypatch
+
+
+def test_check_sees_a_token_that_is_only_in_the_environment_file(tmp_path, service_env, capsys):
+    conf = write(tmp_path, '[web]\nhost = "0.0.0.0"\n')
+    env = write_env(tmp_path, "# per-booth secrets\nFER_EDGE_TOKEN='tok-0123456789'\n")
+    assert main(["config", "--check", str(conf), "--environment-file", str(env)]) == 0
+    assert capsys.readouterr().out == f"{conf}: ok\n"
+    assert main(["config", "--check", str(conf)]) == 2  # without the file, as before: no token
+    assert "requires a token" in capsys.readouterr().err
+
+
+def test_check_refuses_a_host_from_the_environment_file_without_a_token(tmp_path, service_env, capsys):
+    conf = write(tmp_path, "[pipeline]\nmax_faces = 2\n")
+    env = write_env(tmp_path, "FER_EDGE_HOST=0.0.0.0\n")
+    assert main(["config", "--check", str(conf), "--environment-file", str(env)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: FER_EDGE_HOST: web: host '0.0.0.0' is not a loopback address")
+    assert "requires a token: set FER_EDGE_TOKEN" in err
+    assert main(["config", "--check", str(conf)]) == 0  # the same config without the file is fine
+
+
+def test_environment_file_lies_over_the_process_environment(tmp_path, service_env, capsys):
+    service_env.setenv("FER_EDGE_PORT", "9000")  # kept: the file does not set it
+    service_env.setenv("FER_EDGE_LOG_LEVEL", "error")  # replaced by the file's
+    env = write_env(tmp_path, 'FER_EDGE_LOG_LEVEL=warning\nFER_EDGE_HOST=0.0.0.0\nFER_EDGE_TOKEN="tok-0123456789"\n')
+    assert main(["config", "--dump", "--environment-file", str(env)]) == 0
+    text = capsys.readouterr().out
+    assert 'log_level = "warning"' in text and "port = 9000" in text and 'host = "0.0.0.0"' in text
+    assert 'token = "***"' in text and "tok-0123456789" not in text
+
+
+def test_environment_file_must_exist_parse_and_not_go_with_schema(tmp_path, service_env, capsys):
+    conf = write(tmp_path, "")
+    assert main(["config", "--check", str(conf), "--environment-file", str(tmp_path / "none")]) == 2
+    assert "none: cannot read environment file (No such file or directory)" in capsys.readouterr().err
+    bad = write_env(tmp_path, "FER_EDGE_HOST=0.0.0.0\nFER_EDGE_TOKEN='unclosed\n")
+    assert main(["config", "--check", str(conf), "--environment-file", str(bad)]) == 2
+    assert "environment:2: the quote (') opening the value of FER_EDGE_TOKEN" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["config", "--schema", "--environment-file", str(bad)])
+    assert exited.value.code == 2
+    assert "--environment-file goes with --check or --dump" in capsys.readouterr().err
+
+
+def test_the_installers_check_command_line(tmp_path):
+    """What install.sh runs, in a process of its own: the installed empty web-token credential, and the token
+    only in the environment file, is a config the service starts with; with no token anywhere it is not."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "web-token").write_text("")
+    conf = write(etc, '[web]\nhost = "0.0.0.0"\n')
+    command = [sys.executable, "-m", "edge", "config", "--check", str(conf), "--environment-file", str(etc / "env")]
+    env = {"CREDENTIALS_DIRECTORY": str(etc)}  # install.sh runs it under env -i, as systemd starts the service
+    write_env(etc, "FER_EDGE_TOKEN=tok-0123456789\n", "env")
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout == f"{conf}: ok\n", done.stderr
+    write_env(etc, "FER_EDGE_TOKEN=\n", "env")  # empty here and in the credential: no token
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "requires a token" in done.stderr

@@ -1,0 +1,70 @@
+"""systemd's EnvironmentFile= syntax, read as the service will see it (man systemd.exec), so that a
+configuration can be checked with the overrides the installed service gets from /etc/fer-edge/environment."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from edge.config import ConfigError
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BLANKS = re.compile(r"[ \t]*")
+_QUOTED = {"'": re.compile(r"'([^']*)'"), '"': re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)}
+_UNQUOTED = re.compile(r"(?:\\.|[^\\\n])*\\?", re.S)  # up to the first newline not escaped by a backslash
+
+
+def read_environment_file(path: Path) -> dict[str, str]:
+    """The variables systemd's EnvironmentFile= gives a service (man systemd.exec): VAR=value lines; blank, `#`,
+    `;` and `=`-less lines skipped; a value in single quotes verbatim, in double quotes or unquoted with
+    backslash escapes; a backslash at a line's end continues it. What systemd would silently misread or drop
+    (an unclosed quote, an invalid name) is a ConfigError naming the line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")  # universal newlines: a CRLF file reads as systemd reads it
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read environment file ({e.strerror or e}); check the path (install.sh "
+                          "creates /etc/fer-edge/environment, readable by root only: use sudo)") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e}); save it as UTF-8") from e
+    variables: dict[str, str] = {}
+    pos = 0
+    while pos < len(text):
+        end = text.find("\n", pos)
+        if end < 0:
+            end = len(text)
+        head = text[pos:end].lstrip(" \t")
+        if not head or head[0] in "#;" or "=" not in head:
+            pos = end + 1
+            continue
+        line = text.count("\n", 0, pos) + 1
+        key = head.partition("=")[0].rstrip(" \t")
+        if not _ENV_NAME.fullmatch(key):
+            raise ConfigError(f"{path}:{line}: {key!r} is not a variable name (letters, digits and _, not "
+                              "starting with a digit; no `export`); systemd would ignore the line: fix the name "
+                              "or comment the line out with #")
+        pos = text.index("=", pos) + 1
+        value = ""
+        while True:  # like systemd: quoted parts and what follows them are joined ('a'"b"c is abc)
+            pos = _BLANKS.match(text, pos).end()
+            quote = text[pos:pos + 1]
+            if quote not in _QUOTED:
+                break
+            quoted = _QUOTED[quote].match(text, pos)
+            if quoted is None:
+                raise ConfigError(f"{path}:{line}: the quote ({quote}) opening the value of {key} is never "
+                                  f"closed; close it (a quoted value may span lines) or write it as \\{quote}")
+            value += quoted[1] if quote == "'" else re.sub(r"\\(.)", _double_quote_escape, quoted[1], flags=re.S)
+            pos = quoted.end()
+        rest = _UNQUOTED.match(text, pos)
+        parts = re.findall(r"\\(.)|([^\\])", rest[0], flags=re.S)  # (escaped, plain) characters
+        while parts and parts[-1][1] in (" ", "\t"):  # trailing blanks go, escaped ones stay
+            parts.pop()
+        variables[key] = value + "".join(escaped + plain for escaped, plain in parts if escaped != "\n")
+        pos = rest.end() + 1
+    return variables
+
+
+def _double_quote_escape(escape: re.Match) -> str:
+    # As in a POSIX shell's double quotes: \" \\ \` \$ give the character, \<newline> continues the line,
+    # any other backslash stays.
+    char = escape[1]
+    return char if char in '"\\`$' else "" if char == "\n" else escape[0]
