@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from edge.check import add_arguments as add_check_arguments
 from edge.check import check
 from edge.config import ConfigError, dump, json_schema, load_config
 from edge.detector import FaceDetector
-from edge.env_file import read_environment_file
+from edge.env_file import ENVIRONMENT_FILE_HELP, service_environment
 from edge.manifest import model_entry
 from edge.model_update import add_arguments as add_update_arguments
 from edge.model_update import update_models
@@ -84,10 +83,7 @@ def config_command(args) -> int:
     if args.schema:
         print(json.dumps(json_schema(), indent=1))
         return 0
-    env = os.environ
-    if args.environment_file is not None:  # laid over this process's environment, as systemd does for the service
-        env = {**os.environ, **read_environment_file(args.environment_file)}
-    config = load_config(args.check or args.dump, env)
+    config = load_config(args.check or args.dump, service_environment(args.environment_file))
     if args.check:
         print(f"{args.check}: ok")
     else:
@@ -108,10 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     what.add_argument("--dump", type=Path, nargs="?", const=None, default=False, metavar="FILE",
                       help="print the effective configuration (defaults, FILE, environment, ENVFILE)")
     what.add_argument("--schema", action="store_true", help="print the JSON schema")
-    c.add_argument("--environment-file", type=Path, metavar="ENVFILE", help="with --check or --dump: apply the "
-                   "FER_EDGE_* variables of ENVFILE (e.g. /etc/fer-edge/environment), read like the unit's "
-                   "EnvironmentFile=, over this process's environment; unlike the unit's '-' prefix, a missing "
-                   "ENVFILE is an error")
+    c.add_argument("--environment-file", type=Path, metavar="ENVFILE",
+                   help="with --check or --dump: " + ENVIRONMENT_FILE_HELP)
     p = commands.add_parser("detect", help="find faces in images")
     p.add_argument("images", nargs="+", type=Path)
     p.add_argument("--json", action="store_true", help="machine-readable output")

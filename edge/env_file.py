@@ -2,10 +2,16 @@
 configuration can be checked with the overrides the installed service gets from /etc/fer-edge/environment."""
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from edge.config import ConfigError
+
+ENVIRONMENT_FILE_HELP = ("apply the FER_EDGE_* variables of ENVFILE (e.g. /etc/fer-edge/environment), read like the "
+                         "unit's EnvironmentFile=, over this process's environment; unlike the unit's '-' prefix, "
+                         "a missing ENVFILE is an error")
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BLANKS = re.compile(r"[ \t]*")
@@ -68,3 +74,9 @@ def _double_quote_escape(escape: re.Match) -> str:
     # any other backslash stays.
     char = escape[1]
     return char if char in '"\\`$' else "" if char == "\n" else escape[0]
+
+
+def service_environment(path: Path | None) -> Mapping[str, str]:
+    """This process's environment with the variables of the environment file `path` laid over it, as systemd
+    gives the service those; just this process's environment without one."""
+    return os.environ if path is None else {**os.environ, **read_environment_file(path)}

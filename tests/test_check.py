@@ -519,6 +519,19 @@ def test_exit_code_1_when_a_check_fails(tmp_path, monkeypatch, capsys):
     assert statuses["service"] == FAIL and statuses["dashboard"] == FAIL and statuses["camera"] == PASS
 
 
+def test_the_environment_file_is_read_as_the_service_reads_it(tmp_path, monkeypatch, capsys, dashboard):
+    """--environment-file: the dashboard is looked for on the port the service gets from that file."""
+    state, url = dashboard
+    state.record(FrameResult(0, 0.0, 640, 480, [], None, {"total": 2.0}), 1, 0)
+    environment = tmp_path / "environment"
+    environment.write_text(f"# booth 7\nFER_EDGE_PORT={url.rsplit(':', 1)[1]}\n")
+    code, out = cli_in_process(monkeypatch, capsys, tmp_path, {"systemctl show": SERVICE_OK},
+                               "--environment-file", str(environment), "--json")
+    rows = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert rows["dashboard"]["status"] == PASS, rows["dashboard"]
+    assert code == 0, out
+
+
 def edge_cli(*args):
     return subprocess.run([sys.executable, "-m", "edge", "check", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)

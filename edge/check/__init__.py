@@ -18,6 +18,7 @@ from edge.check.models import check_latency, check_models
 from edge.check.result import FAIL, Result, exit_code, overall, table
 from edge.check.thermal import check_thermal
 from edge.config import load_config
+from edge.env_file import ENVIRONMENT_FILE_HELP, service_environment
 
 # camera before latency, which runs the models on the camera's last frame
 CHECKS: tuple[tuple[str, Callable[[Context], Result]], ...] = (
@@ -46,6 +47,7 @@ def _url(text: str) -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="the daemon's config, e.g. /etc/fer-edge/edge.toml "
                    "(default: built-in defaults and FER_EDGE_* variables)")
+    p.add_argument("--environment-file", type=Path, metavar="ENVFILE", help=ENVIRONMENT_FILE_HELP)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--source", help="test this source instead of source.spec (e.g. /dev/video0, picamera2)")
     p.add_argument("--url", type=_url, help="dashboard base URL (default: from web.host and web.port)")
@@ -54,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def check(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_config(args.config, service_environment(args.environment_file))
     if args.source:
         config = config.model_copy(update={"source": config.source.model_copy(update={"spec": args.source})})
     ctx = Context(config, System(args.sysroot), dashboard_url=args.url)
