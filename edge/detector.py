@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -90,6 +91,7 @@ class Letterbox:
         scale = np.array([self.width / self.frame_width, self.height / self.frame_height])
         return (xy * self.size - [self.pad_x, self.pad_y]) / scale
 
+
 # Regressors (divided by the anchor scale) -> x0, y0, x1, y1 and the six keypoints, all still relative to
 # their anchor: one small matrix product per frame instead of a dozen array operations
 _CORNERS = np.eye(16)
@@ -97,27 +99,26 @@ _CORNERS[2:4, 0:2] = -0.5 * np.eye(2)  # x0, y0 = centre - size / 2
 _CORNERS[0:2, 2:4] = np.eye(2)
 _CORNERS[2:4, 2:4] = 0.5 * np.eye(2)  # x1, y1 = centre + size / 2
 
+# how a float output tensor is described, for decoding outputs that are already floats
+FLOAT_OUTPUT = {"dtype": np.float32, "quantization": (0.0, 0)}
 
-def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, scale: float = 128.0,
-           min_score: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """Raw regressors (N,16) and score logits (N,) -> detections (M,17): box x0,y0,x1,y1, 6 keypoints
-    (x, y) in normalised model coordinates, score; and the scores (M,), for anchors scoring at least
-    min_score. Rows with a non-finite coordinate are dropped: they cannot be a face."""
-    n = len(anchors)
-    if raw_boxes.shape != (n, 16) or raw_scores.shape != (n,) or anchors.shape != (n, 2):
-        raise ValueError(f"detector outputs {raw_boxes.shape} and {raw_scores.shape} do not fit {anchors.shape} "
-                         "anchors; expected (N, 16) regressors and (N,) scores")
-    # select in logit space first: the sigmoid then runs on a handful of anchors, not all of them
-    keep = np.flatnonzero(raw_scores >= score_logit(min_score))
-    detections = np.empty((len(keep), 17))
-    with np.errstate(invalid="ignore", over="ignore"):  # a NaN or huge regressor: its row is dropped below
-        np.matmul(raw_boxes[keep], _CORNERS / scale, out=detections[:, :16])
-    detections[:, :16].reshape(-1, 8, 2)[:] += anchors[keep][:, None, :]  # corners and keypoints: x, y pairs
-    scores = detections[:, 16] = 1 / (1 + np.exp(-np.clip(raw_scores[keep].astype(np.float64), -100, 100)))
-    finite = np.isfinite(detections).all(1)  # the few kept rows only; NaN in, or overflow on the way
-    if not finite.all():
-        detections, scores = detections[finite], scores[finite]
-    return detections, scores
+
+def is_quantized(detail: dict) -> bool:
+    return np.dtype(detail["dtype"]) != np.float32
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-np.clip(logits.astype(np.float64), -100, 100)))  # clipped as MediaPipe does
+
+
+def score_probabilities(detail: dict) -> Callable[[np.ndarray], np.ndarray]:
+    """Raw values of the score tensor `detail` -> probabilities; for an integer tensor a lookup in the
+    sigmoids of all its levels, precomputed once."""
+    if not is_quantized(detail):
+        return sigmoid
+    info = np.iinfo(detail["dtype"])
+    table = sigmoid(dequantize(np.arange(info.min, info.max + 1), *detail["quantization"]))
+    return lambda raw: table[raw.astype(np.intp) - info.min]
 
 
 def score_logit(min_score: float) -> float:
@@ -130,7 +131,7 @@ def score_logit(min_score: float) -> float:
 def raw_floor(detail: dict, value: float) -> float:
     """The lowest raw value of an output tensor that reads as at least ``value`` (its own units for a
     float tensor, the smallest passing integer for a quantized one), so outputs can be compared raw."""
-    if np.dtype(detail["dtype"]) == np.float32:
+    if not is_quantized(detail):
         return value
     info = np.iinfo(detail["dtype"])
     q = np.arange(info.min, info.max + 1)
@@ -138,9 +139,45 @@ def raw_floor(detail: dict, value: float) -> float:
     return float(passing[0]) if len(passing) else np.inf
 
 
-def _values(detail: dict, raw: np.ndarray) -> np.ndarray:
-    """Raw output values -> floats: dequantized with the tensor's parameters unless already float."""
-    return dequantize(raw, *detail["quantization"]) if raw.dtype != np.float32 else raw
+class BoxDecoder:
+    """Raw BlazeFace outputs -> detections of the anchors scoring at least min_score, decoded as MediaPipe does,
+    from the output tensors as the model gives them (`boxes`, `scores`: their details, float or quantized).
+
+    Candidates are picked on the raw scores; their dequantization, the anchor scale and each anchor's centre
+    are folded into one matrix and one offset per anchor, so that a frame's candidates cost one product."""
+
+    def __init__(self, anchors: np.ndarray, scale: float = 128.0, min_score: float = 0.5,
+                 boxes: dict = FLOAT_OUTPUT, scores: dict = FLOAT_OUTPUT):
+        self.anchors = anchors
+        self._floor = raw_floor(scores, score_logit(min_score))
+        step, zero_point = boxes["quantization"] if is_quantized(boxes) else (1.0, 0)
+        self._matrix = step * _CORNERS / scale
+        self._offsets = np.tile(anchors, 8) - zero_point * self._matrix.sum(0)
+        self._probability = score_probabilities(scores)
+        # integer regressors always give finite coordinates; float ones may be NaN or overflow
+        self._always_finite = is_quantized(boxes) and bool(np.isfinite(self._offsets).all())
+
+    def __call__(self, raw_boxes: np.ndarray, raw_scores: np.ndarray) -> np.ndarray:
+        """Raw regressors (N, 16) and scores (N,) -> (M, 17): box x0, y0, x1, y1 and 6 keypoints (x, y) in
+        normalised model coordinates, then the score. Rows with a non-finite value are dropped: they cannot
+        be a face."""
+        n = len(self.anchors)
+        if raw_boxes.shape != (n, 16) or raw_scores.shape != (n,):
+            raise ValueError(f"detector outputs {raw_boxes.shape} and {raw_scores.shape} do not fit "
+                             f"{self.anchors.shape} anchors; expected (N, 16) regressors and (N,) scores")
+        rows = np.flatnonzero(raw_scores >= self._floor)
+        if self._always_finite:
+            return self._decode(raw_boxes[rows], raw_scores[rows], rows)
+        with np.errstate(invalid="ignore", over="ignore"):  # a NaN or huge regressor: its row is dropped
+            detections = self._decode(raw_boxes[rows], raw_scores[rows], rows)
+        return detections[np.isfinite(detections).all(1)]
+
+    def _decode(self, boxes: np.ndarray, scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        detections = np.empty((len(rows), 17))
+        np.matmul(boxes, self._matrix, out=detections[:, :16])
+        detections[:, :16] += self._offsets[rows]
+        detections[:, 16] = self._probability(scores)
+        return detections
 
 
 def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -162,9 +199,8 @@ def weighted_nms(detections: np.ndarray, threshold: float = 0.3, min_score: floa
         overlap = iou(remaining[0, :4], remaining[:, :4]) > threshold
         overlap[0] = True
         cluster = remaining[overlap]
-        weights = cluster[:, -1:]
-        coords = (cluster[:, :-1] * weights).sum(0) / weights.sum()
-        merged.append(np.concatenate([coords, cluster[0, -1:]]))
+        weights = cluster[:, -1]
+        merged.append(np.append(weights @ cluster[:, :-1] / weights.sum(), weights[0]))
         remaining = remaining[~overlap]
     return merged
 
@@ -190,12 +226,13 @@ class FaceDetector:
         self.anchors = ssd_anchors(self.size, *ANCHOR_LAYOUTS[self.size])
         if len(self.anchors) != int(self._boxes["shape"][1]):
             raise ModelLoadError(f"{path}: {int(self._boxes['shape'][1])} outputs but {len(self.anchors)} anchors.")
-        # anchors scoring at least this are decoded (CLUSTER_SCORE), as a raw value of the score tensor
-        self._candidate_score = min(CLUSTER_SCORE, min_score)
-        self._candidate_floor = raw_floor(self._scores, score_logit(self._candidate_score))
+        # anchors scoring at least CLUSTER_SCORE are decoded: they join the clusters of the weighted NMS
+        self.decode = BoxDecoder(self.anchors, float(self.size), min(CLUSTER_SCORE, min_score), self._boxes,
+                                 self._scores)
 
-    def _output(self, detail, rows=slice(None)) -> np.ndarray:
-        return _values(detail, self.interpreter.get_tensor(detail["index"])[0][rows])
+    def _output(self, detail) -> np.ndarray:
+        raw = self.interpreter.get_tensor(detail["index"])[0]
+        return dequantize(raw, *detail["quantization"]) if is_quantized(detail) else raw
 
     def _invoke(self, model_input: np.ndarray) -> None:
         self.interpreter.set_tensor(self._in["index"], self.encode(model_input)[None])
@@ -222,11 +259,8 @@ class FaceDetector:
     def infer(self, model_input: np.ndarray, box: Letterbox) -> list[Face]:
         """Run the model on a prepared input and decode its faces into frame pixels."""
         self._invoke(model_input)
-        # pick the candidate anchors on the raw output and dequantize only those (a handful of the anchors)
-        scores = self.interpreter.get_tensor(self._scores["index"])[0, :, 0]
-        rows = np.flatnonzero(scores >= self._candidate_floor)
-        detections, _ = decode(self._output(self._boxes, rows), _values(self._scores, scores[rows]),
-                               self.anchors[rows], float(self.size), self._candidate_score)
+        detections = self.decode(self.interpreter.get_tensor(self._boxes["index"])[0],
+                                 self.interpreter.get_tensor(self._scores["index"])[0, :, 0])
         faces = []
         for d in weighted_nms(detections, min_score=self.min_score):
             points = box.to_frame(d[0:16].reshape(8, 2))  # two box corners, then the six keypoints

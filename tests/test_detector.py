@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from edge.crop import CropSpec, eye_angle, face_crop
-from edge.detector import Face, FaceDetector, Letterbox, decode, raw_floor, score_logit, ssd_anchors, weighted_nms
+from edge.detector import (BoxDecoder, Face, FaceDetector, Letterbox, raw_floor, score_logit, sigmoid, ssd_anchors,
+                           weighted_nms)
 from edge.manifest import model_entry
 from edge.preprocess import InputEncoder, dequantize, normalise, quantize
 from edge.tflite import ModelLoadError
@@ -30,7 +31,8 @@ def test_decode_and_weighted_nms_on_known_outputs():
     raw[1, 0] = -2.56  # centre moved back by 0.02: the same face as anchor 0
     raw[:, 4:6] = [-8, -8]  # first keypoint up-left of the anchor
     scores = np.array([3.0, 1.0, -5.0])  # sigmoid 0.95, 0.73, 0.007
-    detections, kept = decode(raw, scores, anchors, 128.0, 0.5)
+    detections = BoxDecoder(anchors, 128.0, 0.5)(raw, scores)
+    kept = detections[:, -1]
     assert len(detections) == 2 and np.allclose(kept, 1 / (1 + np.exp(-scores[:2])))
     assert np.allclose(detections[0, :4], [0.375, 0.375, 0.625, 0.625])
     assert np.allclose(detections[0, 4:6], [0.4375, 0.4375])
@@ -47,6 +49,23 @@ def test_candidates_picked_on_raw_int8_scores_are_those_the_float_scores_pick(mi
     assert np.array_equal(q >= floor, dequantize(q, scale, zero_point) >= score_logit(min_score))
 
 
+@pytest.mark.parametrize("boxes_q, scores_q", [((0.39, -12), (0.39, 100)), ((0.05, 3), (0.8, -128))])
+def test_folded_decoding_of_integer_outputs_equals_dequantizing_them_first(boxes_q, scores_q):
+    anchors = ssd_anchors()
+    rng = np.random.default_rng(0)
+    raw_boxes = rng.integers(-128, 128, (len(anchors), 16)).astype(np.int8)
+    raw_scores = rng.integers(-128, 128, len(anchors)).astype(np.int8)
+    int8 = BoxDecoder(anchors, 128.0, 0.4, {"dtype": np.int8, "quantization": boxes_q},
+                      {"dtype": np.int8, "quantization": scores_q})(raw_boxes, raw_scores)
+    floats = BoxDecoder(anchors, 128.0, 0.4)(dequantize(raw_boxes, *boxes_q), dequantize(raw_scores, *scores_q))
+    assert len(int8) == len(floats) > 0  # the same candidates, picked on the raw scores
+    # dequantized to float32 first, the floats carry its rounding: a millionth of the input's width
+    assert np.allclose(int8[:, :16], floats[:, :16], rtol=0, atol=1e-6)
+    assert np.array_equal(int8[:, 16], floats[:, 16])
+    assert np.array_equal(floats[:, 16], sigmoid(dequantize(raw_scores, *scores_q)[raw_scores >= raw_floor(
+        {"dtype": np.int8, "quantization": scores_q}, score_logit(0.4))]))
+
+
 def test_the_detector_finds_the_same_faces_as_decoding_every_anchor():
     detector = FaceDetector(MODEL, ENTRY["input"]["mean"], ENTRY["input"]["std"], ENTRY["min_score"])
     cap = cv2.VideoCapture(str(ROOT / "media/demo.mp4"))
@@ -56,7 +75,8 @@ def test_the_detector_finds_the_same_faces_as_decoding_every_anchor():
         assert ok
         model_input, box = detector.prepare(frame)
         found = detector.infer(model_input, box)
-        detections, _ = decode(*detector.raw(model_input), detector.anchors, float(detector.size), 0.3)
+        # every anchor dequantized first, then decoded as floats: what the folded decoding must equal
+        detections = BoxDecoder(detector.anchors, float(detector.size), 0.3)(*detector.raw(model_input))
         expected = weighted_nms(detections, min_score=detector.min_score)
         assert len(found) == len(expected)
         for face, d in zip(found, expected):

@@ -13,7 +13,7 @@ import pytest
 from edge.app import load_pipeline
 from edge.config import ConfigError, EdgeConfig, load_config
 from edge.crop import CropSpec, face_crop
-from edge.detector import Face, FaceDetector, decode, ssd_anchors
+from edge.detector import BoxDecoder, Face, FaceDetector, ssd_anchors
 from edge.emotion import EmotionModel
 from edge.manifest import model_entry
 from edge.tflite import ModelLoadError
@@ -220,7 +220,7 @@ def test_decoding_refuses_outputs_that_do_not_fit_the_anchors():
     for boxes, scores in [(np.zeros((n - 1, 16)), np.zeros(n)), (np.zeros((n, 15)), np.zeros(n)),
                           (np.zeros((n, 16)), np.zeros((n, 1))), (np.zeros((1, n, 16)), np.zeros(n))]:
         with pytest.raises(ValueError, match="do not fit .* anchors; expected \\(N, 16\\) regressors"):
-            decode(boxes, scores, anchors)
+            BoxDecoder(anchors)(boxes, scores)
 
 
 def test_decoding_drops_non_finite_detections():
@@ -228,8 +228,8 @@ def test_decoding_drops_non_finite_detections():
     boxes, scores = np.zeros((len(anchors), 16)), np.full(len(anchors), -50.0)
     scores[[10, 20, 30, 40]] = [10.0, 10.0, 10.0, np.nan]
     boxes[10, 0], boxes[20, 7] = np.nan, np.inf
-    detections, kept = decode(boxes, scores, anchors)
-    assert len(detections) == 1 and np.isfinite(detections).all() and kept[0] == pytest.approx(1, abs=1e-4)
+    detections = BoxDecoder(anchors)(boxes, scores)
+    assert len(detections) == 1 and np.isfinite(detections).all() and detections[0, -1] == pytest.approx(1, abs=1e-4)
     assert np.allclose(detections[0, :2], anchors[30])
 
 
