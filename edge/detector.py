@@ -181,11 +181,11 @@ class BoxDecoder:
 
 
 def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one x0,y0,x1,y1 box with many."""
-    x0, y0 = np.maximum(box[0], boxes[:, 0]), np.maximum(box[1], boxes[:, 1])
-    x1, y1 = np.minimum(box[2], boxes[:, 2]), np.minimum(box[3], boxes[:, 3])
-    inter = np.maximum(x1 - x0, 0) * np.maximum(y1 - y0, 0)
-    union = (box[2] - box[0]) * (box[3] - box[1]) + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter
+    """IoU of one x0,y0,x1,y1 box with many (x and y together: a frame's few boxes cost per call, not per value)."""
+    overlap = np.maximum(np.minimum(boxes[:, 2:4], box[2:4]) - np.maximum(boxes[:, 0:2], box[0:2]), 0)
+    inter = overlap[:, 0] * overlap[:, 1]
+    sides = boxes[:, 2:4] - boxes[:, 0:2]
+    union = (box[2] - box[0]) * (box[3] - box[1]) + sides[:, 0] * sides[:, 1] - inter
     return inter / np.maximum(union, 1e-9)
 
 
