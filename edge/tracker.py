@@ -10,12 +10,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.detector import iou
 
-
-def corners(box) -> np.ndarray:
-    x, y, w, h = box
-    return np.array([x, y, x + w, y + h], float)
+def overlap(a, b) -> float:
+    """IoU of two x, y, w, h boxes. Plain Python: a frame has a handful of boxes, for which array calls
+    would cost more than the arithmetic."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = w * h if w > 0 and h > 0 else 0.0
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
 
 
 @dataclass
@@ -37,11 +40,9 @@ class Tracker:
         """Match this frame's boxes to tracks (best IoU first); returns the track of each box, in order."""
         assigned: list[Track | None] = [None] * len(boxes)
         free = list(self.tracks)
-        track_corners = np.array([corners(t.box) for t in free]).reshape(-1, 4)
-        pairs = sorted(((float(overlap), i, t) for i, b in enumerate(boxes)
-                        for overlap, t in zip(iou(corners(b), track_corners), free)), key=lambda p: -p[0])
-        for overlap, i, track in pairs:
-            if overlap < self.min_iou:
+        pairs = sorted(((overlap(b, t.box), i, t) for i, b in enumerate(boxes) for t in free), key=lambda p: -p[0])
+        for iou, i, track in pairs:
+            if iou < self.min_iou:
                 break
             if assigned[i] is None and track in free:
                 assigned[i] = track
