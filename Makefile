@@ -30,7 +30,9 @@ $(VENV)/.test: requirements/runtime.txt requirements/training.txt requirements/t
 # The older device images: tflite-runtime with numpy 1, on JetPack 6's Python 3.10 where this machine has one
 # (Pi OS Bookworm's 3.11 is the main venv's), with the rest of the runtime: the tests run the daemon's
 # pipeline there too
-OLD_PYTHON ?= $(firstword $(wildcard /usr/bin/python3.10 $(HOME)/.pyenv/versions/3.10*/bin/python3.10) $(PYTHON))
+# (one that can make a venv: Ubuntu's python3.10 cannot without python3.10-venv)
+OLD_PYTHON ?= $(firstword $(foreach p,$(wildcard /usr/bin/python3.10 $(HOME)/.pyenv/versions/3.10*/bin/python3.10),\
+	$(shell $(p) -c 'import ensurepip, venv' 2>/dev/null && echo $(p))) $(PYTHON))
 $(TFLITE_VENV)/.installed: requirements/tflite-runtime.txt requirements/runtime.txt
 	$(OLD_PYTHON) -m venv --clear $(TFLITE_VENV)
 	grep -Ev '^(ai-edge-litert|numpy)[=<>; ]' requirements/runtime.txt >$(TFLITE_VENV)/runtime-rest.txt

@@ -6,7 +6,8 @@
   detect IMAGE... [--json] [--min-score S] [--draw DIR] [--model NAME]   faces per image
   bench [--source FILE|DIR|camera|synthetic] [--frames N | --seconds S] [--threads 1,2,4] [--compare]
         [--json] [--markdown] [--plot FILE]                               latency and throughput
-  check [--config FILE] [--json] [--source SPEC] [--url URL]             technician's self-test (PASS/WARN/FAIL)
+  check [--config FILE] [--environment-file ENVFILE] [--json]            technician's self-test (PASS/WARN/FAIL)
+        [--source SPEC] [--url URL]
   update-models BUNDLE | --rollback [--config FILE]                       install a model bundle, or go back
 """
 from __future__ import annotations

@@ -7,8 +7,8 @@ with IoU 0.3. Boxes and keypoints come back in frame pixels.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -220,13 +220,19 @@ class FaceDetector:
         if len(outputs) != 2 or int(outputs[1]["shape"][-1]) != 16:
             raise ModelLoadError(f"{path}: not a BlazeFace model (outputs {[d['shape'].tolist() for d in outputs]}).")
         self._scores, self._boxes = outputs
+        for d in outputs:  # what BoxDecoder can fold in: float32, or 8-bit integers with one positive scale
+            if not (np.dtype(d["dtype"]) == np.float32 or (np.dtype(d["dtype"]) in (np.int8, np.uint8)
+                                                            and d["quantization"][0] > 0)):
+                raise ModelLoadError(f"{path}: output {d['name']} is {np.dtype(d['dtype'])} with quantization "
+                                     f"{d['quantization']}; expected float32, or int8/uint8 with a per-tensor scale.")
         if self.size not in ANCHOR_LAYOUTS:
             raise ModelLoadError(f"{path}: input {self.size}x{self.size} is not a known BlazeFace layout "
                                  f"({', '.join(map(str, ANCHOR_LAYOUTS))}).")
         self.anchors = ssd_anchors(self.size, *ANCHOR_LAYOUTS[self.size])
         if len(self.anchors) != int(self._boxes["shape"][1]):
             raise ModelLoadError(f"{path}: {int(self._boxes['shape'][1])} outputs but {len(self.anchors)} anchors.")
-        # anchors scoring at least CLUSTER_SCORE are decoded: they join the clusters of the weighted NMS
+        # anchors scoring at least CLUSTER_SCORE (or min_score, if lower) are decoded: they join the clusters of
+        # the weighted NMS
         self.decode = BoxDecoder(self.anchors, float(self.size), min(CLUSTER_SCORE, min_score), self._boxes,
                                  self._scores)
 

@@ -25,12 +25,19 @@ def read_environment_file(path: Path) -> dict[str, str]:
     backslash escapes; a backslash at a line's end continues it. What systemd would silently misread or drop
     (an unclosed quote, an invalid name) is a ConfigError naming the line."""
     try:
-        text = Path(path).read_text(encoding="utf-8")  # universal newlines: a CRLF file reads as systemd reads it
+        with open(path, encoding="utf-8", newline="") as f:  # line ends as written: see below
+            raw = f.read()
     except OSError as e:
         raise ConfigError(f"{path}: cannot read environment file ({e.strerror or e}); check the path (install.sh "
                           "creates /etc/fer-edge/environment, readable by root only: use sudo)") from e
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not UTF-8 text ({e}); save it as UTF-8") from e
+    continued = raw.find("\\\r\n")
+    if continued >= 0:  # systemd drops that \r and then ends the line: no continuation, unlike a Unix line end
+        line = raw.count("\n", 0, continued) + 1
+        raise ConfigError(f"{path}:{line}: a backslash before a Windows line end (CRLF), which systemd does not "
+                          "read as a continued line; save the file with Unix line ends (dos2unix)")
+    text = raw.replace("\r\n", "\n").replace("\r", "\n")  # systemd ends lines at \n and \r alike
     variables: dict[str, str] = {}
     pos = 0
     while pos < len(text):
@@ -38,10 +45,13 @@ def read_environment_file(path: Path) -> dict[str, str]:
         if end < 0:
             end = len(text)
         head = text[pos:end].lstrip(" \t")
+        line = text.count("\n", 0, pos) + 1
+        if head[:1] in ("#", ";") and head.endswith("\\"):
+            raise ConfigError(f"{path}:{line}: a comment ending in a backslash: systemd before v254 (Debian 12, "
+                              "Ubuntu 22.04) joins the next line to it, later versions do not; remove the backslash")
         if not head or head[0] in "#;" or "=" not in head:
             pos = end + 1
             continue
-        line = text.count("\n", 0, pos) + 1
         key = head.partition("=")[0].rstrip(" \t")
         if not _ENV_NAME.fullmatch(key):
             raise ConfigError(f"{path}:{line}: {key!r} is not a variable name (letters, digits and _, not "

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-def overlap(a, b) -> float:
+def iou_xywh(a, b) -> float:
     """IoU of two x, y, w, h boxes. Plain Python: a frame has a handful of boxes, for which array calls
     would cost more than the arithmetic."""
     w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
@@ -40,7 +40,7 @@ class Tracker:
         """Match this frame's boxes to tracks (best IoU first); returns the track of each box, in order."""
         assigned: list[Track | None] = [None] * len(boxes)
         free = list(self.tracks)
-        pairs = sorted(((overlap(b, t.box), i, t) for i, b in enumerate(boxes) for t in free), key=lambda p: -p[0])
+        pairs = sorted(((iou_xywh(b, t.box), i, t) for i, b in enumerate(boxes) for t in free), key=lambda p: -p[0])
         for iou, i, track in pairs:
             if iou < self.min_iou:
                 break

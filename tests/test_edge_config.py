@@ -140,6 +140,11 @@ def test_environment_file_errors_name_the_line_and_hide_the_value(tmp_path):
             read_environment_file(write_env(tmp_path, f"# booth 7\n{line}\n"))
     with pytest.raises(ConfigError, match=r"none: cannot read environment file \(No such file or directory\)"):
         read_environment_file(tmp_path / "none")
+    # what systemd versions, or systemd and this reader, would read differently is refused, not guessed
+    with pytest.raises(ConfigError, match=r"environment:2: a comment ending in a backslash: systemd before v254"):
+        read_environment_file(write_env(tmp_path, "A=1\n# old token, see below \\\nFER_EDGE_TOKEN=x\n"))
+    with pytest.raises(ConfigError, match=r"environment:2: a backslash before a Windows line end \(CRLF\)"):
+        read_environment_file(write_env(tmp_path, "A=1\r\nB=a\\\r\nC=2\r\n"))
     latin1 = tmp_path / "latin1"
     latin1.write_bytes(b"FER_EDGE_SOURCE=/media/caf\xe9.mp4\n")
     with pytest.raises(ConfigError, match=r"latin1: not UTF-8 text .*save it as UTF-8"):
@@ -205,6 +210,10 @@ def test_the_installers_check_command_line(tmp_path):
     conf = write(etc, '[web]\nhost = "0.0.0.0"\n')
     command = [sys.executable, "-m", "edge", "config", "--check", str(conf), "--environment-file", str(etc / "env")]
     env = {"CREDENTIALS_DIRECTORY": str(etc)}  # install.sh runs it under env -i, as systemd starts the service
+    script = (ROOT / "firmware_setup/install.sh").read_text()
+    at = script.index("-m edge config --check")
+    assert 'env -i CREDENTIALS_DIRECTORY="$ETC"' in script[at - 120:at], "install.sh's check no longer runs so"
+    assert '--environment-file "$ETC/environment"' in script[at:at + 120], "install.sh's check no longer runs so"
     write_env(etc, "FER_EDGE_TOKEN=tok-0123456789\n", "env")
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout == f"{conf}: ok\n", done.stderr

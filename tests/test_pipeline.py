@@ -11,7 +11,7 @@ from edge.detector import FaceDetector, iou
 from edge.emotion import EmotionModel
 from edge.manifest import model_entry
 from edge.pipeline import STAGES, Pipeline, PipelineSettings
-from edge.tracker import Tracker, overlap, primary_index, smoothed
+from edge.tracker import Tracker, iou_xywh, primary_index, smoothed
 from tests.conftest import ROOT
 
 
@@ -27,14 +27,15 @@ def test_tracker_keeps_ids_for_moving_faces_and_drops_lost_ones():
     assert tracker.update([(300, 0, 100, 100)])[0].id == 3  # a returning face is a new face
 
 
-def test_the_trackers_overlap_is_the_detectors_iou():
+def test_the_trackers_iou_is_the_detectors():
     rng = np.random.default_rng(1)
     boxes = np.concatenate([rng.uniform(0, 400, (200, 2)), rng.uniform(0, 200, (200, 2))], 1)
     boxes[:20, 2] = 0  # no area: overlaps nothing
     corners = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], 1)
     for a, ca in zip(boxes[:50], corners[:50]):
-        assert np.allclose([overlap(a, b) for b in boxes], iou(ca, corners), rtol=0, atol=1e-12)
-    assert overlap((0, 0, 10, 10), (0, 0, 10, 10)) == 1 and overlap((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(1 / 3)
+        assert np.allclose([iou_xywh(a, b) for b in boxes], iou(ca, corners), rtol=0, atol=1e-12)
+    assert iou_xywh((0, 0, 10, 10), (0, 0, 10, 10)) == 1
+    assert iou_xywh((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(1 / 3)
 
 
 def test_smoothing_averages_over_the_window_only():

@@ -86,6 +86,7 @@ def test_decoding_places_boxes_and_keypoints_relative_to_their_anchors(outputs):
     keep = scores >= logit
     assert len(detections) == keep.sum() and detections.shape[1:] == (17,)
     assert np.isfinite(detections).all() and ((min_score - 1e-6 <= kept_scores) & (kept_scores <= 1)).all()
+    assert np.allclose(kept_scores, 1 / (1 + np.exp(-scores[keep].astype(np.float64))), rtol=0, atol=1e-12)
     raw, a = boxes[keep].astype(np.float64), anchors[keep]
     centre = (detections[:, 0:2] + detections[:, 2:4]) / 2
     assert np.allclose(centre, raw[:, 0:2] / scale + a, atol=1e-5)

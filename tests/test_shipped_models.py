@@ -1,7 +1,6 @@
 """The models committed in models/: manifest contract, sha256, and the same predictions under
 ai-edge-litert and under tflite-runtime 2.14 with numpy < 2 (older Pi OS / JetPack images), where the
 daemon's pipeline runs too, on JetPack 6's Python 3.10 when the machine has one."""
-import glob
 import json
 import os
 import subprocess
@@ -81,7 +80,8 @@ def test_detectors_find_the_faces_under_tflite_runtime_with_numpy1(tflite_runtim
 
 
 def test_the_pipeline_runs_on_the_older_runtime_and_python():
-    """The daemon's own code path (config, video source, detect, crop, classify, track) in .venv-tflite."""
+    """The daemon's own code path (config, video source, detect, crop, classify, track) in .venv-tflite, which
+    the Makefile builds on a Python 3.10 (JetPack 6's) where the machine has one that can make a venv."""
     if not TFLITE_PYTHON.exists():
         pytest.fail(f"{TFLITE_PYTHON} is missing: `make test` creates it from requirements/tflite-runtime.txt")
     done = subprocess.run([str(TFLITE_PYTHON), "-m", "edge", "bench", "--source", "media/demo.mp4", "--frames", "15",
@@ -90,10 +90,7 @@ def test_the_pipeline_runs_on_the_older_runtime_and_python():
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert report["runtime"] == "tflite-runtime 2.14.0" and report["device"]["packages"]["numpy"].startswith("1.")
-    assert report["stages"]["classify"]["p50_ms"] > 0  # faces were found, cut and classified
-    # the Makefile's OLD_PYTHON: a Python 3.10 where there is one (JetPack 6), else the main Python
-    if glob.glob("/usr/bin/python3.10") + glob.glob(os.path.expanduser("~/.pyenv/versions/3.10*/bin/python3.10")):
-        assert report["device"]["python"].startswith("3.10."), report["device"]["python"]
+    assert report["runs"][0]["faces_per_frame"] > 0.9  # the demo clip's face, found in (nearly) every frame
 
 
 def test_corrupt_model_file_is_named_in_the_error(tmp_path):

@@ -47,7 +47,7 @@ CSRF_HEADER = "X-CSRF-Token"
 SHORT_TOKEN = 16  # below this many characters a token could be guessed; said at start, not refused
 FAILURE_LIMIT = 10  # wrong tokens from one client (client_key) within FAILURE_WINDOW_S lock it out for as long again
 FAILURE_WINDOW_S = 60.0
-TRACKED_ADDRESSES = 1024  # beyond this many addresses with failures, the least recent is forgotten
+TRACKED_ADDRESSES = 1024  # beyond this many clients (client_key) with failures, the least recent is forgotten
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                            "form-action 'self'; frame-ancestors 'none'")
