@@ -2,12 +2,13 @@
 configuration can be checked with the overrides the installed service gets from /etc/fer-edge/environment."""
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from edge.config import ConfigError
+from edge.config import ENV_OVERRIDES, ConfigError
 
 ENVIRONMENT_FILE_HELP = ("apply the FER_EDGE_* variables of ENVFILE (e.g. /etc/fer-edge/environment), read like the "
                          "unit's EnvironmentFile=, over this process's environment; unlike the unit's '-' prefix, "
@@ -88,5 +89,15 @@ def _double_quote_escape(escape: re.Match) -> str:
 
 def service_environment(path: Path | None) -> Mapping[str, str]:
     """This process's environment with the variables of the environment file `path` laid over it, as systemd
-    gives the service those; just this process's environment without one."""
-    return os.environ if path is None else {**os.environ, **read_environment_file(path)}
+    gives the service those; just this process's environment without one. A FER_EDGE_ name in the file that
+    the daemon does not read is refused like an unknown key in the config: a misspelt FER_EDGE_HOST would
+    otherwise leave the dashboard where it was without a word."""
+    if path is None:
+        return os.environ
+    variables = read_environment_file(path)
+    for name in sorted(variables):
+        if name.startswith("FER_EDGE_") and name not in ENV_OVERRIDES:
+            guess = difflib.get_close_matches(name, ENV_OVERRIDES, n=1)
+            raise ConfigError(f"{path}: {name} is not a setting{f' (did you mean {guess[0]}?)' if guess else ''}; "
+                              f"the daemon reads {', '.join(ENV_OVERRIDES)}")
+    return {**os.environ, **variables}

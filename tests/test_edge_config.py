@@ -195,6 +195,10 @@ def test_environment_file_must_exist_parse_and_not_go_with_schema(tmp_path, serv
     bad = write_env(tmp_path, "FER_EDGE_HOST=0.0.0.0\nFER_EDGE_TOKEN='unclosed\n")
     assert main(["config", "--check", str(conf), "--environment-file", str(bad)]) == 2
     assert "environment:2: the quote (') opening the value of FER_EDGE_TOKEN" in capsys.readouterr().err
+    typo = write_env(tmp_path, "TZ=Europe/Berlin\nFER_EDGE_HOTS=0.0.0.0\n")  # other variables are the unit's business
+    assert main(["config", "--check", str(conf), "--environment-file", str(typo)]) == 2
+    assert "environment: FER_EDGE_HOTS is not a setting (did you mean FER_EDGE_HOST?); the daemon reads FER_EDGE_SOURCE," \
+        in capsys.readouterr().err
     with pytest.raises(SystemExit) as exited:
         main(["config", "--schema", "--environment-file", str(bad)])
     assert exited.value.code == 2
