@@ -111,14 +111,21 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-np.clip(logits.astype(np.float64), -100, 100)))  # clipped as MediaPipe does
 
 
+def levels(detail: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Every raw value the integer tensor `detail` can hold, in order, and the value each one reads as."""
+    info = np.iinfo(detail["dtype"])
+    raw = np.arange(info.min, info.max + 1)
+    return raw, dequantize(raw, *detail["quantization"])
+
+
 def score_probabilities(detail: dict) -> Callable[[np.ndarray], np.ndarray]:
     """Raw values of the score tensor `detail` -> probabilities; for an integer tensor a lookup in the
     sigmoids of all its levels, precomputed once."""
     if not is_quantized(detail):
         return sigmoid
-    info = np.iinfo(detail["dtype"])
-    table = sigmoid(dequantize(np.arange(info.min, info.max + 1), *detail["quantization"]))
-    return lambda raw: table[raw.astype(np.intp) - info.min]
+    raw, values = levels(detail)
+    table = sigmoid(values)
+    return lambda scores: table[scores.astype(np.intp) - raw[0]]
 
 
 def score_logit(min_score: float) -> float:
@@ -133,9 +140,8 @@ def raw_floor(detail: dict, value: float) -> float:
     float tensor, the smallest passing integer for a quantized one), so outputs can be compared raw."""
     if not is_quantized(detail):
         return value
-    info = np.iinfo(detail["dtype"])
-    q = np.arange(info.min, info.max + 1)
-    passing = q[dequantize(q, *detail["quantization"]) >= value]
+    raw, values = levels(detail)
+    passing = raw[values >= value]
     return float(passing[0]) if len(passing) else np.inf
 
 
@@ -221,8 +227,7 @@ class FaceDetector:
             raise ModelLoadError(f"{path}: not a BlazeFace model (outputs {[d['shape'].tolist() for d in outputs]}).")
         self._scores, self._boxes = outputs
         for d in outputs:  # what BoxDecoder can fold in: float32, or 8-bit integers with one positive scale
-            if not (np.dtype(d["dtype"]) == np.float32 or (np.dtype(d["dtype"]) in (np.int8, np.uint8)
-                                                            and d["quantization"][0] > 0)):
+            if is_quantized(d) and not (np.dtype(d["dtype"]) in (np.int8, np.uint8) and d["quantization"][0] > 0):
                 raise ModelLoadError(f"{path}: output {d['name']} is {np.dtype(d['dtype'])} with quantization "
                                      f"{d['quantization']}; expected float32, or int8/uint8 with a per-tensor scale.")
         if self.size not in ANCHOR_LAYOUTS:

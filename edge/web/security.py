@@ -93,8 +93,9 @@ def host_name(host_header: str) -> str | None:
 
 
 class FailureThrottle:
-    """Wrong tokens per client address. The FAILURE_LIMIT-th within FAILURE_WINDOW_S locks the address out for
-    as long again: its tokens are then not even compared, so guessing goes no faster than that per address."""
+    """Wrong tokens per client (client_key: an address, or an IPv6 /64). The FAILURE_LIMIT-th within
+    FAILURE_WINDOW_S locks the client out for as long again: its tokens are then not even compared, so
+    guessing goes no faster than that per client."""
 
     def __init__(self, clock: Callable[[], float], limit: int = FAILURE_LIMIT):
         self.clock, self.limit = clock, limit
