@@ -10,15 +10,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.detector import iou
+
 
 def iou_xywh(a, b) -> float:
-    """IoU of two x, y, w, h boxes. Plain Python: a frame has a handful of boxes, for which array calls
-    would cost more than the arithmetic."""
-    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    inter = w * h if w > 0 and h > 0 else 0.0
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
+    """IoU of two x, y, w, h boxes."""
+    return iou((a[0], a[1], a[0] + a[2], a[1] + a[3]), (b[0], b[1], b[0] + b[2], b[1] + b[3]))
 
 
 @dataclass

@@ -27,15 +27,21 @@ def test_tracker_keeps_ids_for_moving_faces_and_drops_lost_ones():
     assert tracker.update([(300, 0, 100, 100)])[0].id == 3  # a returning face is a new face
 
 
-def test_the_trackers_iou_is_the_detectors():
+def test_iou_agrees_with_an_array_computation_and_the_trackers_with_it_on_corners():
     rng = np.random.default_rng(1)
     boxes = np.concatenate([rng.uniform(0, 400, (200, 2)), rng.uniform(0, 200, (200, 2))], 1)
     boxes[:20, 2] = 0  # no area: overlaps nothing
     corners = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], 1)
     for a, ca in zip(boxes[:50], corners[:50]):
-        assert np.allclose([iou_xywh(a, b) for b in boxes], iou(ca, corners), rtol=0, atol=1e-12)
+        overlap = np.clip(np.minimum(corners[:, 2:], ca[2:]) - np.maximum(corners[:, :2], ca[:2]), 0, None).prod(1)
+        union = boxes[:, 2:].prod(1) + a[2:].prod() - overlap
+        expected = np.where(union > 0, overlap / np.where(union > 0, union, 1), 0)
+        assert np.allclose([iou(ca, cb) for cb in corners], expected, rtol=0, atol=1e-12)
+        assert np.allclose([iou_xywh(a, b) for b in boxes], expected, rtol=0, atol=1e-12)
     assert iou_xywh((0, 0, 10, 10), (0, 0, 10, 10)) == 1
     assert iou_xywh((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(1 / 3)
+    assert iou_xywh((0, 0, 10, 10), (2, 3, 4, 5)) == pytest.approx(20 / 100)  # one inside the other
+    assert iou_xywh((0, 0, 10, 10), (10, 0, 10, 10)) == 0  # touching edges share no area
 
 
 def test_smoothing_averages_over_the_window_only():

@@ -36,8 +36,8 @@ def average_precision(detector: FaceDetector, images: list[dict], shipped_score:
         faces = sorted(detector.detect(item["image"]), key=lambda f: -f.score)
         taken = np.zeros(len(gt), bool)
         for f in faces:
-            box = np.array([f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]])
-            overlaps = iou(box, gt) if len(gt) else np.zeros(0)
+            box = (f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3])
+            overlaps = np.array([iou(box, g) for g in gt])
             best = int(overlaps.argmax()) if len(gt) else -1
             if best >= 0 and overlaps[best] >= 0.5:
                 if not positive[best]:
@@ -85,11 +85,11 @@ def agreement(reference: FaceDetector, candidate: FaceDetector, frames: list[np.
     ious, score_diffs, missed, extra = [], [], 0, 0
     for frame in frames:
         ref, cand = reference.detect(frame), candidate.detect(frame)
-        boxes = np.array([[f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]] for f in cand]).reshape(-1, 4)
+        boxes = [(f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]) for f in cand]
         used = set()
         for f in ref:
-            box = np.array([f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]])
-            overlaps = iou(box, boxes) if len(boxes) else np.zeros(0)
+            box = (f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3])
+            overlaps = np.array([iou(box, b) for b in boxes])
             k = int(overlaps.argmax()) if len(boxes) else -1
             if k < 0 or overlaps[k] < 0.5:
                 missed += 1
