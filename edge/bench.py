@@ -57,7 +57,7 @@ def percentiles(values: list[float]) -> dict:
 
 
 def run_pipeline(config: EdgeConfig, spec: str, frames: int | None, seconds: float | None) -> dict:
-    pipeline, _ = load_pipeline(config)
+    pipeline, models = load_pipeline(config)
     next_frame = frame_supplier(spec)
     timings: dict[str, list[float]] = {s: [] for s in ("capture", *STAGES, "total")}
     for i in range(WARMUP):
@@ -77,13 +77,36 @@ def run_pipeline(config: EdgeConfig, spec: str, frames: int | None, seconds: flo
     usage1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (usage1.ru_utime - usage0.ru_utime + usage1.ru_stime - usage0.ru_stime) / wall
     totals = timings.pop("total")
-    return {"threads": config.models.threads, "frames": n, "stages": {k: percentiles(v) for k, v in timings.items()},
+    return {"threads": config.models.threads, "models": [m["name"] for m in models], "frames": n,
+            "stages": {k: percentiles(v) for k, v in timings.items()},
             "total": {**percentiles(totals), "fps": n / wall}, "cpu_share_of_one_core": cpu,
             "faces_per_frame": faces / max(n, 1), "_totals": totals}
 
 
 def with_threads(config: EdgeConfig, threads: int) -> EdgeConfig:
     return config.model_copy(update={"models": config.models.model_copy(update={"threads": threads})})
+
+
+# the config fields that name each task's model
+MODEL_FIELDS = {"face_detection": "detector", "emotion": "emotion"}
+
+
+def with_models(config: EdgeConfig, names: list[str]) -> EdgeConfig:
+    """The config with the named manifest models in place of the configured ones: at most one per task."""
+    manifest = load_manifest(config.models.dir)["models"]
+    tasks = {m.get("name"): m.get("task") for m in manifest}
+    chosen: dict[str, str] = {}
+    for name in names:
+        if tasks.get(name) not in MODEL_FIELDS:
+            known = ", ".join(f"{n} ({t})" for n, t in tasks.items() if t in MODEL_FIELDS)
+            raise SystemExit(f"--models: {config.models.dir / 'manifest.json'} has no face detector or emotion model "
+                             f"named {name}; it lists: {known}.")
+        field = MODEL_FIELDS[tasks[name]]
+        if field in chosen:
+            raise SystemExit(f"--models names two {tasks[name]} models ({chosen[field]}, {name}); give at most one "
+                             "face detector and one emotion model.")
+        chosen[field] = name
+    return config.model_copy(update={"models": config.models.model_copy(update=chosen)})
 
 
 def float_models(config: EdgeConfig) -> EdgeConfig | None:
@@ -99,7 +122,7 @@ def float_models(config: EdgeConfig) -> EdgeConfig | None:
 def markdown(report: dict) -> str:
     lines = [f"Device: {report['device']['cpu']} ({report['device']['cores']} cores), "
              f"{report['device']['board'] or report['device']['machine']}, {report['device']['os']}; "
-             f"runtime {report['runtime']}; source {report['source']}.", "",
+             f"runtime {report['runtime']}; source {report['source']}; models {' + '.join(report['models'])}.", "",
              "| threads | stage | p50 ms | p95 ms | p99 ms | max ms |", "|---|---|---|---|---|---|"]
     for run in report["runs"]:
         for stage, p in [*run["stages"].items(), ("total", run["total"])]:
@@ -109,8 +132,8 @@ def markdown(report: dict) -> str:
                      f"{100 * run['cpu_share_of_one_core']:.0f} % of a core | | |")
     if report["comparisons"]:
         base = report["runs"][0]["total"]["p50_ms"]
-        lines += ["", "| pipeline (1st thread setting) | total p50 ms | fps | vs shipped |", "|---|---|---|---|",
-                  f"| shipped int8 | {base:.3f} | {report['runs'][0]['total']['fps']:.1f} | 1.0x |"]
+        lines += ["", "| pipeline (1st thread setting) | total p50 ms | fps | vs the one above |", "|---|---|---|---|",
+                  f"| {' + '.join(report['models'])} | {base:.3f} | {report['runs'][0]['total']['fps']:.1f} | 1.0x |"]
         for c in report["comparisons"]:
             lines.append(f"| {c['name']} | {c['total']['p50_ms']:.3f} | {c['total']['fps']:.1f} | "
                          f"{c['slower_than_shipped_x']:.1f}x {'slower' if c['slower_than_shipped_x'] >= 1 else 'faster'} |")
@@ -148,12 +171,23 @@ def parse_threads(text: str) -> list[int]:
     return threads
 
 
+def parse_models(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("--models takes manifest names like blazeface_short_int8,fer_student_int8")
+    return names
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source", default="synthetic", help="FILE, DIR, camera or synthetic (default)")
+    p.add_argument("--source", default="synthetic", help="FILE, DIR, camera (/dev/video0), synthetic (default) "
+                   "or any source the daemon takes (picamera2, /dev/videoN, gst:...)")
     how_long = p.add_mutually_exclusive_group()
     how_long.add_argument("--frames", type=int, help="frames per thread setting (default 300)")
     how_long.add_argument("--seconds", type=float, help="seconds per thread setting")
     p.add_argument("--threads", type=parse_threads, default=[1], help="comma-separated, e.g. 1,2,4")
+    p.add_argument("--models", type=parse_models, metavar="NAME[,NAME]",
+                   help="manifest names of the face detector and/or emotion model to run instead of the configured "
+                        "ones, e.g. blazeface_full_float,mini_xception_int8")
     p.add_argument("--compare", action="store_true", help="also time the float models and Haar + mini-Xception")
     p.add_argument("--config", type=Path, help="daemon config (models dir, pipeline settings)")
     p.add_argument("--json", action="store_true")
@@ -166,6 +200,8 @@ def bench(args) -> int:
         raise SystemExit("--frames must be at least 1")
     frames = args.frames if args.frames or args.seconds else 300
     base = load_config(args.config)
+    if args.models:
+        base = with_models(base, args.models)
     thermal_before = device_info.thermal()
     runs = []
     for threads in args.threads:
@@ -177,7 +213,7 @@ def bench(args) -> int:
         floats = float_models(first)
         if floats is not None:
             r = run_pipeline(floats, args.source, frames or 100, args.seconds)
-            comparisons.append({"name": "float BlazeFace + float emotion model", "total": r["total"]})
+            comparisons.append({"name": f"float models ({' + '.join(r['models'])})", "total": r["total"]})
         peers = [run_peer(first, frame_supplier(args.source), min(frames or 50, 50))
                  for run_peer in (run_haar_peer, run_mediapipe_peer)]
         if peers[1] is None:
@@ -189,7 +225,7 @@ def bench(args) -> int:
             c["slower_than_shipped_x"] = c["total"]["p50_ms"] / runs[0]["total"]["p50_ms"]
     manifest = load_manifest(base.models.dir)["models"]
     report = {"device": device_info.describe(), "thermal_before": thermal_before, "thermal_after": device_info.thermal(),
-              "runtime": runtime_name(), "source": args.source, "runs": runs,
+              "runtime": runtime_name(), "source": args.source, "models": runs[0]["models"], "runs": runs,
               "stages": runs[0]["stages"], "total": runs[0]["total"], "comparisons": comparisons,
               "notes": notes,
               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

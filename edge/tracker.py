@@ -38,8 +38,8 @@ class Tracker:
         assigned: list[Track | None] = [None] * len(boxes)
         free = list(self.tracks)
         pairs = sorted(((iou_xywh(b, t.box), i, t) for i, b in enumerate(boxes) for t in free), key=lambda p: -p[0])
-        for iou, i, track in pairs:
-            if iou < self.min_iou:
+        for overlap, i, track in pairs:
+            if overlap < self.min_iou:
                 break
             if assigned[i] is None and track in free:
                 assigned[i] = track

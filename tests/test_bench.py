@@ -25,6 +25,7 @@ def test_bench_json_and_markdown_have_every_field(source, tmp_path):
     assert [r["threads"] for r in report["runs"]] == [1, 2] and all(r["frames"] == 15 for r in report["runs"])
     assert report["device"]["cpu"] and report["device"]["python"] and report["runtime"].startswith("ai-edge-litert")
     assert report["peak_rss_mb"] > 0 and all(v > 0 for v in report["model_sizes"].values())
+    assert report["models"] == ["blazeface_short_int8", "fer_student_int8"]  # the manifest's defaults
     assert "| 2 | total |" in done.stdout and (tmp_path / "h.png").stat().st_size > 5000
 
 
@@ -39,7 +40,19 @@ def test_bench_compares_float_models_and_the_haar_pipeline():
         assert c["slower_than_shipped_x"] == pytest.approx(c["total"]["p50_ms"] / report["total"]["p50_ms"])
 
 
+def test_bench_runs_the_models_named():
+    done = bench("--frames", "5", "--models", "mini_xception_int8, blazeface_short_float", "--json", "--markdown")
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout[:done.stdout.rindex("}") + 1])
+    assert report["models"] == report["runs"][0]["models"] == ["blazeface_short_float", "mini_xception_int8"]
+    assert report["runs"][0]["faces_per_frame"] == 1 and report["total"]["p50_ms"] > 0
+    assert "models blazeface_short_float + mini_xception_int8" in done.stdout
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--models", "fer_student_int9"], "has no face detector or emotion model named fer_student_int9; it lists: "),
+    (["--models", "fer_student_int8,mini_xception_int8"], "names two emotion models"),
+    (["--models", ","], "--models takes manifest names"),
     (["--threads", "0"], "--threads must be positive"),
     (["--threads", "one"], "--threads takes numbers"),
     (["--frames", "0"], "--frames must be at least 1"),
