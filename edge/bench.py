@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 
 from edge import device_info
 from edge.app import load_pipeline
+from edge.check.thermal import THROTTLE_BITS
 from edge.config import EdgeConfig, load_config
 from edge.manifest import float_version, load_manifest
 from edge.peers import MEDIAPIPE_MISSING, run_haar_peer, run_mediapipe_peer
@@ -119,6 +121,21 @@ def float_models(config: EdgeConfig) -> EdgeConfig | None:
                                                                      "emotion": emo[0]["name"]})})
 
 
+def thermal_line(before: dict, after: dict) -> str:
+    """Temperatures and the Pi's throttling flags before and after the runs: a run that heated the board into
+    throttling is not comparable with one that did not."""
+    parts = [f"{name} {before['zones_c'][name]:.1f} -> {c:.1f} C" for name, c in after["zones_c"].items()
+             if name in before["zones_c"]]
+    if before["vcgencmd_temp"] or after["vcgencmd_temp"]:
+        parts.append(f"vcgencmd {before['vcgencmd_temp']} -> {after['vcgencmd_temp']}")
+    if before["vcgencmd_throttled"] or after["vcgencmd_throttled"]:
+        m = re.search(r"0x[0-9a-fA-F]+", after["vcgencmd_throttled"] or "")
+        now = [what for bit, (what, _) in THROTTLE_BITS.items() if m and int(m.group(), 16) & (1 << bit)]
+        verdict = f" ({', '.join(now)} now: not comparable with an unthrottled run)" if now else ""
+        parts.append(f"{before['vcgencmd_throttled']} -> {after['vcgencmd_throttled']}{verdict}")
+    return "Temperature before -> after: " + ("; ".join(parts) if parts else "no thermal sensor readable here") + "."
+
+
 def markdown(report: dict) -> str:
     lines = [f"Device: {report['device']['cpu']} ({report['device']['cores']} cores), "
              f"{report['device']['board'] or report['device']['machine']}, {report['device']['os']}; "
@@ -137,6 +154,7 @@ def markdown(report: dict) -> str:
         for c in report["comparisons"]:
             lines.append(f"| {c['name']} | {c['total']['p50_ms']:.3f} | {c['total']['fps']:.1f} | "
                          f"{c['slower_than_shipped_x']:.1f}x {'slower' if c['slower_than_shipped_x'] >= 1 else 'faster'} |")
+    lines += ["", thermal_line(report["thermal_before"], report["thermal_after"])]
     if report["notes"]:
         lines += ["", *report["notes"]]
     lines += ["", f"Peak resident memory {report['peak_rss_mb']:.0f} MB. Models: " +

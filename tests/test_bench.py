@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from edge.bench import thermal_line
 from tests.conftest import ROOT
 
 
@@ -27,6 +28,7 @@ def test_bench_json_and_markdown_have_every_field(source, tmp_path):
     assert report["peak_rss_mb"] > 0 and all(v > 0 for v in report["model_sizes"].values())
     assert report["models"] == ["blazeface_short_int8", "fer_student_int8"]  # the manifest's defaults
     assert "| 2 | total |" in done.stdout and (tmp_path / "h.png").stat().st_size > 5000
+    assert "Temperature before -> after: " in done.stdout
 
 
 def test_bench_compares_float_models_and_the_haar_pipeline():
@@ -38,6 +40,17 @@ def test_bench_compares_float_models_and_the_haar_pipeline():
     assert report["runs"][0]["faces_per_frame"] == 1  # the synthetic frame holds one face, as the target says
     for c in report["comparisons"]:
         assert c["slower_than_shipped_x"] == pytest.approx(c["total"]["p50_ms"] / report["total"]["p50_ms"])
+
+
+def test_the_thermal_line_shows_each_zone_and_names_throttling_that_set_in():
+    quiet = {"zones_c": {"cpu-thermal": 51.2}, "vcgencmd_temp": "temp=51.0'C", "vcgencmd_throttled": "throttled=0x0"}
+    hot = {"zones_c": {"cpu-thermal": 80.6}, "vcgencmd_temp": "temp=80.5'C", "vcgencmd_throttled": "throttled=0x20006"}
+    line = thermal_line(quiet, hot)
+    assert "cpu-thermal 51.2 -> 80.6 C" in line and "temp=51.0'C -> temp=80.5'C" in line
+    assert "throttled=0x0 -> throttled=0x20006 (ARM frequency capping, throttling now: not comparable" in line
+    assert "not comparable" not in thermal_line(quiet, quiet)
+    none = {"zones_c": {}, "vcgencmd_temp": None, "vcgencmd_throttled": None}
+    assert thermal_line(none, none) == "Temperature before -> after: no thermal sensor readable here."
 
 
 def test_bench_runs_the_models_named():
