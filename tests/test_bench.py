@@ -27,6 +27,7 @@ def test_bench_json_and_markdown_have_every_field(source, tmp_path):
     assert report["device"]["cpu"] and report["device"]["python"] and report["runtime"].startswith("ai-edge-litert")
     assert report["peak_rss_mb"] > 0 and all(v > 0 for v in report["model_sizes"].values())
     assert report["models"] == ["blazeface_short_int8", "fer_student_int8"]  # the manifest's defaults
+    assert report["daemon_allocator_settings"] is True  # glibc here: frames are allocated as in the daemon
     assert "| 2 | total |" in done.stdout and (tmp_path / "h.png").stat().st_size > 5000
     assert "Temperature before -> after: " in done.stdout
 

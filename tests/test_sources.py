@@ -12,6 +12,7 @@ import pytest
 from edge.sources import (Frame, FrameSource, ImageFolderSource, LatestFrameReader, SourceError, V4L2Source,
                           VideoFileSource, make_source, nvargus_pipeline, open_source)
 from edge.sources import v4l2 as v4l2_module
+from edge.sources.buffers import FrameBuffers
 from edge.sources.gstreamer import GStreamerSource, opencv_has_gstreamer
 
 W, H, FPS, N = 64, 48, 30, 30
@@ -60,6 +61,56 @@ def test_video_loops_with_increasing_index(clip: Path) -> None:
     assert [f.index for f in frames] == list(range(N + 5))  # type: ignore[union-attr]
     assert source.loops_done == 1
     assert abs(int(frames[N].image[..., 1].mean()) - 0) <= 6  # type: ignore[union-attr]
+
+
+def test_video_decodes_into_a_buffer_again_once_nothing_holds_it(clip: Path) -> None:
+    addresses, brightness = set(), []
+    with VideoFileSource(clip, realtime=False) as source:
+        while (frame := source.read()) is not None:  # each frame dropped before the next read, as the daemon does
+            addresses.add(frame.image.ctypes.data)
+            brightness.append(int(frame.image[..., 1].mean()))
+            del frame
+    assert len(brightness) == N and all(abs(b - 8 * i % 256) <= 6 for i, b in enumerate(brightness))
+    assert len(addresses) <= 2  # not one new array per frame
+
+
+def test_video_never_decodes_over_a_frame_or_view_still_held(clip: Path) -> None:
+    with VideoFileSource(clip, realtime=False) as source:
+        kept = [source.read() for _ in range(3)]
+        view = source.read().image[::2, ::2]  # type: ignore[union-attr]  # only a view of frame 3 survives
+        expected = [f.image.copy() for f in kept] + [view.copy()]  # type: ignore[union-attr]
+        for _ in range(10):
+            assert source.read() is not None
+    assert all(np.array_equal(f.image, e) for f, e in zip(kept, expected))  # type: ignore[union-attr]
+    assert np.array_equal(view, expected[-1]) and abs(int(view[..., 1].mean()) - 24) <= 6
+
+
+class SizedCapture:
+    """cv2.VideoCapture's read(): into the array given when its size fits, else a new array."""
+
+    def __init__(self, shapes: list[tuple[int, int, int]]) -> None:
+        self.shapes, self.reads = shapes, 0
+
+    def read(self, image: np.ndarray | None = None) -> tuple[bool, np.ndarray]:
+        shape = self.shapes[min(self.reads, len(self.shapes) - 1)]
+        self.reads += 1
+        if image is None or image.shape != shape:
+            image = np.empty(shape, np.uint8)
+        image[...] = self.reads % 256
+        return True, image
+
+
+def test_frame_buffers_keep_at_most_a_few_and_follow_a_new_frame_size() -> None:
+    buffers = FrameBuffers(most=3)
+    cap = SizedCapture([(4, 4, 3)] * 5 + [(8, 8, 3)])
+    held = [buffers.read(cap) for _ in range(5)]  # all held: five arrays, three of them kept for later
+    assert len({a.ctypes.data for a in held}) == 5 and [int(a[0, 0, 0]) for a in held] == [1, 2, 3, 4, 5]
+    del held
+    first = buffers.read(cap)  # a new size: no kept buffer fits
+    assert first.shape == (8, 8, 3)
+    address = first.ctypes.data
+    del first
+    assert buffers.read(cap).ctypes.data == address  # the same size again, and nothing holds it
 
 
 def test_video_realtime_pacing_and_fast_mode(clip: Path) -> None:
@@ -237,8 +288,8 @@ class FlakyCapture:
     def get(self, prop: int) -> float:
         return {cv2.CAP_PROP_FRAME_WIDTH: W, cv2.CAP_PROP_FRAME_HEIGHT: H, cv2.CAP_PROP_FPS: FPS}.get(prop, 0)
 
-    def read(self) -> tuple[bool, np.ndarray | None]:
-        return self.reads.pop(0) if self.reads else (False, None)
+    def read(self, image: np.ndarray | None = None) -> tuple[bool, np.ndarray | None]:
+        return self.reads.pop(0) if self.reads else (False, None)  # a new array each time, as for a new size
 
     def release(self) -> None:
         pass

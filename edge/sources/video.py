@@ -6,14 +6,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.sources.base import FrameSource, SourceError
+from edge.sources.base import SourceError
+from edge.sources.opencv_capture import OpenCVCaptureSource
 from edge.sources.pacing import Pacer
 
 # Files with a missing or absurd FPS header are common (screen recordings, some muxers).
 FALLBACK_FPS = 25.0
 
 
-class VideoFileSource(FrameSource):
+class VideoFileSource(OpenCVCaptureSource):
     """Frames of a video file, paced to the file's FPS (`realtime`) or as fast as it decodes.
 
     With `loop` the file restarts at its end, and frame indexes keep increasing. OpenCV reports a
@@ -28,7 +29,6 @@ class VideoFileSource(FrameSource):
         self.fps = FALLBACK_FPS
         self.frame_count = 0
         self.loops_done = 0
-        self._cap: cv2.VideoCapture | None = None
         self._pacer = Pacer(None)
 
     def _open(self) -> None:
@@ -51,25 +51,20 @@ class VideoFileSource(FrameSource):
     def _grab(self) -> np.ndarray | None:
         assert self._cap is not None
         self._pacer.wait()
-        ok, image = self._cap.read()
-        if ok:
+        image = self._decode()
+        if image is not None:
             return image
         if self.loop:
             # Reopen instead of seeking to frame 0: seeking is unreliable for some containers/codecs.
             self._cap.release()
             self._cap = self._capture()
-            ok, image = self._cap.read()
-            if ok:
+            image = self._decode()
+            if image is not None:
                 self.loops_done += 1
                 return image
         # Also reached when a reopened file yields nothing, which would otherwise loop forever.
         self.ended = True
         return None
-
-    def _close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
 
     def describe(self) -> str:
         mode = f"{self.fps:g} fps" if self.realtime else "as fast as possible"
