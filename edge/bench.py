@@ -123,10 +123,13 @@ def float_models(config: EdgeConfig) -> EdgeConfig | None:
 
 
 def thermal_line(before: dict, after: dict) -> str:
-    """Temperatures and the Pi's throttling flags before and after the runs: a run that heated the board into
-    throttling is not comparable with one that did not."""
+    """Temperatures, CPU clocks and the Pi's throttling flags before and after the runs: a run that heated the
+    board into throttling is not comparable with one that did not."""
     parts = [f"{name} {before['zones_c'][name]:.1f} -> {c:.1f} C" for name, c in after["zones_c"].items()
              if name in before["zones_c"]]
+    parts += [f"{name} {before['cpu_clocks'][name]['mhz']:.0f} -> {c['mhz']:.0f} MHz "
+              f"(may run at {c['allowed_mhz']:.0f}, at most {c['max_mhz']:.0f})"
+              for name, c in after["cpu_clocks"].items() if name in before["cpu_clocks"]]
     if before["vcgencmd_temp"] or after["vcgencmd_temp"]:
         parts.append(f"vcgencmd {before['vcgencmd_temp']} -> {after['vcgencmd_temp']}")
     if before["vcgencmd_throttled"] or after["vcgencmd_throttled"]:

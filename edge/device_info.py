@@ -100,9 +100,24 @@ def cpu_model() -> str | None:
     return platform.processor() or None
 
 
+def cpu_clocks(root: Path = Path("/")) -> dict[str, dict[str, float]]:
+    """Each cpufreq policy's clock now, the highest it may run at now and the highest it has, in MHz.
+
+    A busy CPU below its highest clock is being held back (heat, power, a Jetson's nvpmodel cap): this
+    says so on a Jetson, a Pi or a PC alike. Empty where the kernel exposes no cpufreq (VMs, containers)."""
+    clocks = {}
+    for policy in sorted((root / "sys/devices/system/cpu/cpufreq").glob("policy*")):
+        values = [read_text(policy / name) for name in ("scaling_cur_freq", "scaling_max_freq", "cpuinfo_max_freq")]
+        if all(v and v.isdigit() for v in values):
+            now, allowed, highest = (int(v) / 1000 for v in values)  # type: ignore[arg-type]
+            clocks[policy.name] = {"mhz": now, "allowed_mhz": allowed, "max_mhz": highest}
+    return clocks
+
+
 def thermal() -> dict:
-    """CPU temperature (deg C) and, on a Pi, the throttling flags (vcgencmd get_throttled)."""
-    return {"zones_c": {z.name: z.celsius for z in thermal_zones()}, "vcgencmd_temp": _stdout("vcgencmd", "measure_temp"),
+    """CPU temperature (deg C), clocks and, on a Pi, the throttling flags (vcgencmd get_throttled)."""
+    return {"zones_c": {z.name: z.celsius for z in thermal_zones()}, "cpu_clocks": cpu_clocks(),
+            "vcgencmd_temp": _stdout("vcgencmd", "measure_temp"),
             "vcgencmd_throttled": _stdout("vcgencmd", "get_throttled")}
 
 

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from edge.bench import thermal_line
+from edge.device_info import cpu_clocks
 from tests.conftest import ROOT
 
 
@@ -44,14 +45,31 @@ def test_bench_compares_float_models_and_the_haar_pipeline():
 
 
 def test_the_thermal_line_shows_each_zone_and_names_throttling_that_set_in():
-    quiet = {"zones_c": {"cpu-thermal": 51.2}, "vcgencmd_temp": "temp=51.0'C", "vcgencmd_throttled": "throttled=0x0"}
-    hot = {"zones_c": {"cpu-thermal": 80.6}, "vcgencmd_temp": "temp=80.5'C", "vcgencmd_throttled": "throttled=0x20006"}
+    idle = {"policy0": {"mhz": 600.0, "allowed_mhz": 1800.0, "max_mhz": 1800.0}}
+    capped = {"policy0": {"mhz": 1500.0, "allowed_mhz": 1500.0, "max_mhz": 1800.0}}
+    quiet = {"zones_c": {"cpu-thermal": 51.2}, "cpu_clocks": idle, "vcgencmd_temp": "temp=51.0'C",
+             "vcgencmd_throttled": "throttled=0x0"}
+    hot = {"zones_c": {"cpu-thermal": 80.6}, "cpu_clocks": capped, "vcgencmd_temp": "temp=80.5'C",
+           "vcgencmd_throttled": "throttled=0x20006"}
     line = thermal_line(quiet, hot)
     assert "cpu-thermal 51.2 -> 80.6 C" in line and "temp=51.0'C -> temp=80.5'C" in line
+    assert "policy0 600 -> 1500 MHz (may run at 1500, at most 1800)" in line
     assert "throttled=0x0 -> throttled=0x20006 (ARM frequency capping, throttling now: not comparable" in line
     assert "not comparable" not in thermal_line(quiet, quiet)
-    none = {"zones_c": {}, "vcgencmd_temp": None, "vcgencmd_throttled": None}
+    none = {"zones_c": {}, "cpu_clocks": {}, "vcgencmd_temp": None, "vcgencmd_throttled": None}
     assert thermal_line(none, none) == "Temperature before -> after: no thermal sensor readable here."
+
+
+def test_cpu_clocks_reads_each_cpufreq_policy(tmp_path):
+    for policy, values in {"policy0": ("1200000", "1500000", "1800000"), "policy4": ("2000000", "2400000", "2400000"),
+                           "policy6": ("", "1", "1")}.items():  # policy6: unreadable now, left out
+        folder = tmp_path / "sys/devices/system/cpu/cpufreq" / policy
+        folder.mkdir(parents=True)
+        for name, value in zip(("scaling_cur_freq", "scaling_max_freq", "cpuinfo_max_freq"), values):
+            (folder / name).write_text(value + "\n")
+    assert cpu_clocks(tmp_path) == {"policy0": {"mhz": 1200.0, "allowed_mhz": 1500.0, "max_mhz": 1800.0},
+                                    "policy4": {"mhz": 2000.0, "allowed_mhz": 2400.0, "max_mhz": 2400.0}}
+    assert cpu_clocks(tmp_path / "nowhere") == {}
 
 
 def test_bench_runs_the_models_named():
