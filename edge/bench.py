@@ -141,8 +141,11 @@ def thermal_line(before: dict, after: dict) -> str:
 
 
 def markdown(report: dict) -> str:
-    lines = [f"Device: {report['device']['cpu']} ({report['device']['cores']} cores), "
-             f"{report['device']['board'] or report['device']['machine']}, {report['device']['os']}; "
+    device = report["device"]
+    # a Jetson's speed depends on its power mode: nvpmodel -q says "NV Power Mode: 15W", then the mode's number
+    power = f" ({device['jetson_power_mode'].splitlines()[0]})" if device["jetson_power_mode"] else ""
+    lines = [f"Device: {device['cpu']} ({device['cores']} cores), {device['board'] or device['machine']}{power}, "
+             f"{device['os']}; "
              f"runtime {report['runtime']}; source {report['source']}; models {' + '.join(report['models'])}.", "",
              "| threads | stage | p50 ms | p95 ms | p99 ms | max ms |", "|---|---|---|---|---|---|"]
     for run in report["runs"]:

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from edge.bench import thermal_line
+from edge.bench import markdown, thermal_line
 from edge.device_info import cpu_clocks
 from tests.conftest import ROOT
 
@@ -58,6 +58,18 @@ def test_the_thermal_line_shows_each_zone_and_names_throttling_that_set_in():
     assert "not comparable" not in thermal_line(quiet, quiet)
     none = {"zones_c": {}, "cpu_clocks": {}, "vcgencmd_temp": None, "vcgencmd_throttled": None}
     assert thermal_line(none, none) == "Temperature before -> after: no thermal sensor readable here."
+
+
+def test_the_markdown_names_a_jetsons_power_mode():
+    off = {"zones_c": {}, "cpu_clocks": {}, "vcgencmd_temp": None, "vcgencmd_throttled": None}
+    device = {"cpu": "ARMv8 Processor rev 1 (v8l)", "cores": 6, "machine": "aarch64", "os": "Ubuntu 22.04",
+              "board": "NVIDIA Jetson Orin Nano Developer Kit", "jetson_power_mode": "NV Power Mode: 15W\n0"}
+    report = {"device": device,
+              "runtime": "ai-edge-litert 2.3.0", "source": "synthetic", "models": ["a", "b"], "runs": [],
+              "comparisons": [], "notes": [], "thermal_before": off, "thermal_after": off, "peak_rss_mb": 1,
+              "model_sizes": {}}
+    assert markdown(report).startswith("Device: ARMv8 Processor rev 1 (v8l) (6 cores), "
+                                       "NVIDIA Jetson Orin Nano Developer Kit (NV Power Mode: 15W), Ubuntu 22.04;")
 
 
 def test_cpu_clocks_reads_each_cpufreq_policy(tmp_path):
