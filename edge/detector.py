@@ -189,6 +189,12 @@ class BoxDecoder:
         return detections
 
 
+def corners(box) -> tuple[float, float, float, float]:
+    """An x, y, w, h box (a Face's) as x0, y0, x1, y1, the form iou takes."""
+    x, y, w, h = box
+    return x, y, x + w, y + h
+
+
 def iou(a, b) -> float:
     """IoU of two x0, y0, x1, y1 boxes. Plain Python: a frame has a few dozen candidates at most, for which
     array calls would cost more than the arithmetic."""

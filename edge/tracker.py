@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.detector import iou
+from edge.detector import corners, iou
 
 
 def iou_xywh(a, b) -> float:
     """IoU of two x, y, w, h boxes."""
-    return iou((a[0], a[1], a[0] + a[2], a[1] + a[3]), (b[0], b[1], b[0] + b[2], b[1] + b[3]))
+    return iou(corners(a), corners(b))
 
 
 @dataclass

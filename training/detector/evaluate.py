@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.detector import FaceDetector, iou
+from edge.detector import FaceDetector, corners, iou
 
 AP_MIN_SCORE = 0.3  # detections kept for the precision-recall curve
 MIN_FACE = 32  # WIDER faces smaller than this (shorter side) are "ignore" regions, neither hit nor miss
@@ -36,7 +36,7 @@ def average_precision(detector: FaceDetector, images: list[dict], shipped_score:
         faces = sorted(detector.detect(item["image"]), key=lambda f: -f.score)
         taken = np.zeros(len(gt), bool)
         for f in faces:
-            box = (f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3])
+            box = corners(f.box)
             overlaps = np.array([iou(box, g) for g in gt])
             best = int(overlaps.argmax()) if len(gt) else -1
             if best >= 0 and overlaps[best] >= 0.5:
@@ -85,10 +85,10 @@ def agreement(reference: FaceDetector, candidate: FaceDetector, frames: list[np.
     ious, score_diffs, missed, extra = [], [], 0, 0
     for frame in frames:
         ref, cand = reference.detect(frame), candidate.detect(frame)
-        boxes = [(f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]) for f in cand]
+        boxes = [corners(f.box) for f in cand]
         used = set()
         for f in ref:
-            box = (f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3])
+            box = corners(f.box)
             overlaps = np.array([iou(box, b) for b in boxes])
             k = int(overlaps.argmax()) if len(boxes) else -1
             if k < 0 or overlaps[k] < 0.5:
