@@ -4,8 +4,9 @@
   config --check FILE | --dump [FILE] | --schema                          check or show the configuration
          [--environment-file ENVFILE]                                     (ENVFILE read like EnvironmentFile=)
   detect IMAGE... [--json] [--min-score S] [--draw DIR] [--model NAME]   faces per image
-  bench [--source FILE|DIR|camera|synthetic] [--frames N | --seconds S] [--threads 1,2,4] [--compare]
-        [--json] [--markdown] [--plot FILE]                               latency and throughput
+  bench [--source FILE|DIR|camera|synthetic|SPEC] [--frames N | --seconds S] [--threads 1,2,4]
+        [--models DETECTOR,EMOTION] [--compare] [--json] [--markdown]    latency and throughput
+        [--plot FILE]
   check [--config FILE] [--environment-file ENVFILE] [--json]            technician's self-test (PASS/WARN/FAIL)
         [--source SPEC] [--url URL]
   update-models BUNDLE | --rollback [--config FILE]                       install a model bundle, or go back
