@@ -48,6 +48,17 @@ class Daemon:
     def status(self):
         return json.loads(get(self.url + "/api/status")[1])
 
+    def wait_for_health(self, status: str, timeout=30) -> tuple[int, dict]:
+        """/api/health's code and answer once it says `status`: the server answers while the models still load."""
+        deadline, answer = time.time() + timeout, (0, {})
+        while time.time() < deadline:
+            code, body, _ = get(self.url + "/api/health")
+            answer = code, json.loads(body)
+            if answer[1]["status"] == status:
+                return answer
+            time.sleep(0.2)
+        raise AssertionError(f"health never said {status!r}; last answer: {answer}")
+
     @property
     def csrf(self) -> dict:
         """The header a state change needs (no token configured: edge/web/security.py)."""
@@ -117,9 +128,8 @@ def test_tampered_model_keeps_the_server_up_to_say_why(shared_data, tmp_path):
     (models / emotion["file"]).write_bytes(b"not a model")
     daemon = Daemon(tmp_path, shared_data / "media/videos/pyfeat_single_face_talking.mp4", models)
     try:
-        code, body, _ = get(daemon.url + "/api/health")
-        health = json.loads(body)
-        assert code == 503 and health["status"] == "failing"
+        code, health = daemon.wait_for_health("failing")
+        assert code == 503
         assert "sha256" in health["reasons"][0] and emotion["file"].split("/")[-1] in health["reasons"][0]
     finally:
         assert daemon.stop() == 2
@@ -128,8 +138,8 @@ def test_tampered_model_keeps_the_server_up_to_say_why(shared_data, tmp_path):
 def test_unopenable_video_fails_clearly_or_falls_back(shared_data, tmp_path):
     daemon = Daemon(tmp_path, tmp_path / "missing.mp4")
     try:
-        health = json.loads(get(daemon.url + "/api/health")[1])
-        assert health["status"] == "failing" and "missing.mp4" in health["reasons"][0]
+        code, health = daemon.wait_for_health("failing")
+        assert code == 503 and "missing.mp4" in health["reasons"][0]
     finally:
         assert daemon.stop() == 2
     video = shared_data / "media/videos/pyfeat_single_face_talking.mp4"
