@@ -187,7 +187,7 @@ def test_daemon_rolls_back_a_broken_switch_and_rollback_goes_back(daemon, tmp_pa
     done = update_models(config, "--rollback")
     assert done.returncode == 0, done.stderr
     wait_for(lambda: models_of(daemon)["emotion"] == ("fer_student_int8", "1"), what="the rollback to version 1")
-    wait_for(lambda: json.loads(get(daemon.url + "/api/health")[1])["status"] == "ok", what="health back to ok")
+    daemon.wait_for_health("ok", timeout=20)
     answers = probe.stop()
     assert len(answers) > 20 and set(answers) == {200}
 
