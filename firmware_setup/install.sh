@@ -226,8 +226,11 @@ else
 	done
 	if [ ${#missing[@]} -gt 0 ]; then
 		export DEBIAN_FRONTEND=noninteractive
+		# the mirror this device's apt sources name (one-line or deb822 format), for the error message
+		mirror=$(grep -rhoE '^[[:space:]]*(deb|URIs:)[^#]*(https?|ftp)://[^/[:space:]]+' /etc/apt/sources.list /etc/apt/sources.list.d 2>/dev/null |
+			grep -oE '(https?|ftp)://[^/[:space:]]+' | head -n 1)
 		apt-get update -q >/dev/null ||
-			die 5 "apt-get update failed: check the network (ping deb.debian.org), the date (timedatectl) and /etc/apt/sources.list*"
+			die 5 "apt-get update failed: check the network (can this device reach ${mirror:-the Debian mirror in its apt sources}?), the date (timedatectl) and /etc/apt/sources.list*"
 		apt-get install -y -q --no-install-recommends "${missing[@]}" ||
 			die 5 "apt-get install ${missing[*]} failed$([ "$PLATFORM" = pi ] && echo ' (python3-picamera2 comes from the Raspberry Pi OS repository; on plain Debian use --without-picamera2)')"
 		changed "apt packages ${missing[*]}"

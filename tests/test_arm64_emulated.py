@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -32,7 +33,26 @@ from tests.test_firmware_install import copy_bundle
 CACHE = Path(os.environ.get("FER_EDGE_ARM64_CACHE", "/var/cache/fer-edge-arm64"))
 BASE = CACHE / "bookworm-arm64-base"
 WORK = CACHE / "work"
-MIRROR = os.environ.get("FER_EDGE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+
+
+def apt_mirror() -> str | None:
+    """The Debian mirror this machine's apt sources name (one-line or deb822 format), or
+    FER_EDGE_DEBIAN_MIRROR where set: the emulated root is fetched from your Debian mirror."""
+    if os.environ.get("FER_EDGE_DEBIAN_MIRROR"):
+        return os.environ["FER_EDGE_DEBIAN_MIRROR"]
+    sources = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
+    for path in sources:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        for m in re.finditer(r"^\s*(?:deb\s+(?:\[[^\]]*\]\s+)?|URIs:\s*)((?:https?|ftp)://\S+)", text, re.M):
+            if "debian" in m.group(1) and "security" not in m.group(1):
+                return m.group(1)
+    return None
+
+
+MIRROR = apt_mirror()
 PI4_CPUINFO = "".join(f"""processor\t: {n}
 BogoMIPS\t: 108.00
 Features\t: fp asimd evtstrm crc32 cpuid
@@ -73,6 +93,8 @@ def build_base() -> float:
     """The cached debootstrap root (Raspberry Pi OS Lite has python3 too); seconds spent, 0 if cached."""
     if (BASE / ".complete").exists():
         return 0.0
+    if MIRROR is None:
+        pytest.fail("no Debian mirror found in /etc/apt/sources.list*: set FER_EDGE_DEBIAN_MIRROR to your Debian mirror")
     start = time.monotonic()
     partial = CACHE / "bookworm-arm64-base.partial"
     shutil.rmtree(partial, ignore_errors=True)

@@ -21,7 +21,8 @@ def write(tmp_path, text):
 
 def test_defaults_fill_a_minimal_config(tmp_path):
     cfg = load_config(write(tmp_path, GOOD))
-    assert cfg.student.arch == "student" and cfg.distil.teacher_logits is None
+    assert cfg.student.arch == "student" and cfg.targets.teacher_logits is None
+    assert (cfg.targets.votes, cfg.targets.label, cfg.targets.teacher) == (1.0, 0.0, 0.0)  # the crowd by default
     assert str(cfg.run_dir) == "runs/exp"
 
 
@@ -31,8 +32,8 @@ def test_unknown_key_is_named(tmp_path):
 
 
 def test_bad_value_is_named_with_the_value(tmp_path):
-    with pytest.raises(ConfigError, match=r"distil\.alpha: .*less than or equal to 1 \(got 1\.5\)"):
-        load_config(write(tmp_path, GOOD + "[distil]\nalpha = 1.5\n"))
+    with pytest.raises(ConfigError, match=r"student\.erasing_p: .*less than or equal to 1 \(got 1\.5\)"):
+        load_config(write(tmp_path, GOOD + "[student]\nerasing_p = 1.5\n"))
 
 
 def test_unreadable_and_malformed_files(tmp_path):
@@ -49,3 +50,10 @@ def test_overrides_are_typed_and_validated(tmp_path):
     assert cfg.student.epochs == 3 and cfg.teacher.seeds == [1, 2] and str(cfg.data.train.path) == "/x/y.csv"
     with pytest.raises(ConfigError, match="student.epochs"):
         load_config(write(tmp_path, GOOD), {"student.epochs": 0})
+
+
+def test_targets_need_a_weight_and_a_teacher_file_for_the_teacher_part(tmp_path):
+    with pytest.raises(ConfigError, match="all 0"):
+        load_config(write(tmp_path, GOOD + "[targets]\nvotes = 0\n"))
+    with pytest.raises(ConfigError, match="teacher > 0 needs teacher_logits"):
+        load_config(write(tmp_path, GOOD + "[targets]\nteacher = 0.5\n"))

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from training.data import (EMOTIONS, DatasetError, FaceSet, clean_train, load, load_splits, soft_labels)
+from training.data import EMOTIONS, DatasetError, FaceSet, clean_train, load, load_splits
 
 
 def faces(n, seed=0):
@@ -26,10 +26,15 @@ def test_npz_with_ferplus_votes(tmp_path):
     np.savez(tmp_path / "a.npz", x=x, y=y.astype(np.int8), ferplus=votes)
     got = load(tmp_path / "a.npz")
     assert (got.x == x).all() and (got.y == y).all() and (got.ids == np.arange(5)).all()
-    assert got.votes[0, EMOTIONS.index("neutral")] == pytest.approx(0.6)
-    assert got.votes[0, EMOTIONS.index("happy")] == pytest.approx(0.2)
-    assert got.votes[0, EMOTIONS.index("angry")] == pytest.approx(0.2)
-    assert np.isnan(got.votes[1]).all()  # unknown votes stay unknown
+    assert (got.ferplus == votes).all()  # raw counts, read by training.ferplus
+    assert (got.subset(np.array([0, 2])).ferplus == votes[[0, 2]]).all()
+
+
+def test_npz_with_misshapen_votes_says_so(tmp_path):
+    x, y = faces(3)
+    np.savez(tmp_path / "a.npz", x=x, y=y.astype(np.int8), ferplus=np.zeros((3, 8), np.int8))
+    with pytest.raises(DatasetError, match=r"ferplus is \(3, 8\); expected \(N,10\)"):
+        load(tmp_path / "a.npz")
 
 
 def test_kaggle_csv_reads_one_usage(tmp_path):
@@ -101,16 +106,6 @@ def test_clean_train_drops_validation_copies_and_blanks():
     cleaned, stats = clean_train(FaceSet(x, y, np.arange(6)), val)
     assert list(cleaned.ids) == [0, 2, 4]
     assert stats == {"dropped_val_copies": 2, "dropped_blank": 1, "kept": 3}
-
-
-def test_soft_labels_blend_smoothing_and_votes():
-    votes = np.full((2, 7), np.nan, np.float32)
-    votes[0] = np.eye(7)[EMOTIONS.index("sad")]
-    f = FaceSet(np.zeros((2, 48, 48), np.uint8), np.array([3, 3]), np.arange(2), votes)
-    t = soft_labels(f, smoothing=0.1, ferplus_weight=0.5)
-    assert np.allclose(t.sum(1), 1)
-    assert t[1, 3] == pytest.approx(0.9 + 0.1 / 7)  # no votes: smoothed label only
-    assert t[0, EMOTIONS.index("sad")] == pytest.approx(0.5 + 0.5 * 0.1 / 7)
 
 
 def test_shared_fer2013_splits_load_and_clean(shared_data):

@@ -25,7 +25,10 @@ device = "cpu"
 width = 0.25
 epochs = 1
 batch_size = 64
-[distil]
+[targets]
+votes = 0.5
+label = 0.25
+teacher = 0.25
 teacher_logits = "{tmp}/runs/smoke/teacher/teacher_logits.npz"
 [quantize]
 representative_samples = 50
@@ -71,8 +74,14 @@ def test_export_writes_manifest_files_and_card(smoke):
     assert "smoke_int8" in card and "{" not in card  # every placeholder filled
     report = json.loads((models / "emotion/reports/smoke/metrics.json").read_text())
     assert 0 <= report["int8"]["accuracy"] <= 1 and report["int8"]["n"] == 400
-    assert report["int8"]["latency_ms"]["p50"] > 0 and report["parameters"] > 0
-    assert (models / "emotion/reports/smoke/confusion.png").stat().st_size > 5000
+    crowd = report["int8"]["crowd"]  # both measures, side by side
+    assert 0 <= crowd["consensus"] <= 1 and 300 < crowd["consensus_n"] < 400 and crowd["kl"] > 0
+    assert 0.5 < report["label_vs_consensus"] < 0.8
+    assert report["int8"]["latency_ms"]["p50"] > 0 and report["parameters"] > 0 and report["multiply_adds"] > 0
+    assert manifest["models"][0]["metrics"]["publictest_consensus"] == round(crowd["consensus"], 4)
+    for plot in ("confusion.png", "vote_calibration.png"):
+        assert (models / "emotion/reports/smoke" / plot).stat().st_size > 5000
+    assert "consensus" in card and "FER2013-label accuracy" in card
 
 
 def test_every_stage_is_tracked_in_mlflow(smoke):
@@ -84,8 +93,9 @@ def test_every_stage_is_tracked_in_mlflow(smoke):
     assert {"teacher-seed0", "distil", "quantize", "evaluate", "export"} <= set(by_stage)
     distil = by_stage["distil"]
     assert len(distil.data.params["sha256.train"]) == 64 and distil.data.tags["git_commit"]
-    history = mlflow.MlflowClient().get_metric_history(distil.info.run_id, "val_label_accuracy")
-    assert len(history) == 1  # one point per epoch
+    for metric in ("consensus", "label_accuracy"):
+        history = mlflow.MlflowClient().get_metric_history(distil.info.run_id, metric)
+        assert len(history) == 1  # one point per epoch
 
 
 def test_shared_checker_accepts_the_export(smoke):
@@ -102,18 +112,34 @@ def test_search_records_its_trials(smoke):
     done = training("search", "--config", str(config))
     assert done.returncode == 0, done.stderr[-3000:]
     rows = (tmp / "search/smoke.csv").read_text().splitlines()
-    assert rows[0].startswith("trial,state,val_accuracy") and len(rows) == 3
+    assert rows[0].startswith("trial,state,consensus") and len(rows) == 3
     best = json.loads((tmp / "search/smoke_best.json").read_text())
-    assert set(best["params"]) == {"lr", "weight_decay", "erasing_p", "temperature", "alpha"}
+    assert set(best["params"]) == {"label_weight", "width", "lr", "weight_decay", "mixup_alpha", "erasing_p",
+                                   "teacher_weight", "temperature"}
+    again = training("search", "--config", str(config), "--set", "search.trials=3")
+    assert again.returncode == 0, again.stderr[-3000:]  # the study continues from its SQLite file
+    assert len((tmp / "search/smoke.csv").read_text().splitlines()) == 4
+
+
+def test_a_stopped_run_continues_from_its_last_epoch(smoke):
+    tmp, config = smoke
+    args = ("distil", "--config", str(config), "--set", "name=smoke_resume", "--set", "student.epochs=2")
+    first = training(*args, "--set", "student.max_minutes=0.0001")  # stops after its first epoch
+    assert first.returncode == 0 and "epoch 1/2" in first.stdout and "epoch 2/2" not in first.stdout
+    second = training(*args)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resuming after epoch 1" in second.stdout and "epoch 2/2" in second.stdout
+    changed = training(*args[:-1], "student.epochs=3")
+    assert changed.returncode != 0 and "other settings" in changed.stderr
 
 
 def test_a_warm_restart_starts_from_the_finished_run_and_refuses_another_shape(smoke):
     tmp, config = smoke
-    best = tmp / "runs/smoke/student/best.keras"
+    best = tmp / "runs/smoke/student/best.pt"
     done = training("distil", "--config", str(config), "--set", "name=smoke_restart", "--set",
                     f"student.init_from={best}")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert (tmp / "runs/smoke_restart/student/best.keras").is_file()
+    assert (tmp / "runs/smoke_restart/student/best.pt").is_file()
     import mlflow
     mlflow.set_tracking_uri((tmp / "runs/mlruns").as_uri())
     first, restart = (mlflow.search_runs(experiment_names=[name], filter_string="tags.stage = 'distil'",
@@ -121,7 +147,7 @@ def test_a_warm_restart_starts_from_the_finished_run_and_refuses_another_shape(s
     assert restart.data.params["student.init_from"] == str(best) and first.data.params["student.init_from"] == "None"
     wider = training("distil", "--config", str(config), "--set", "name=smoke_wider", "--set",
                      f"student.init_from={best}", "--set", "student.width=0.5")
-    assert wider.returncode != 0 and "cannot start from it" in wider.stderr and "same width" in wider.stderr
+    assert wider.returncode != 0 and "does not fit" in wider.stderr and "same arch and width" in wider.stderr
 
 
 def test_bad_config_stops_with_the_key_named(tmp_path):

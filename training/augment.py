@@ -1,49 +1,35 @@
-"""Batch augmentation for the Keras stages, in TensorFlow so it runs inside tf.data.
-
-One projective transform per image (flip, rotation, zoom, shift together: one resampling, not four),
-then brightness/contrast jitter and random erasing. Works on normalised float faces (N,48,48,1).
-"""
+"""Batch augmentation on the training device, in PyTorch: one affine resampling per face (flip,
+rotation, zoom and shift together), brightness/contrast jitter and random erasing. Works on (N,1,H,W)
+faces in [0, 1]."""
 from __future__ import annotations
 
 import math
 
-import tensorflow as tf
+import torch
+import torch.nn.functional as F
 
 
-def augment(x: tf.Tensor, erasing_p: float, max_degrees: float = 12.0, max_zoom: float = 0.12,
-            max_shift: float = 0.1) -> tf.Tensor:
-    n = tf.shape(x)[0]
-    size = tf.cast(tf.shape(x)[1], tf.float32)
-    u = lambda lo, hi: tf.random.uniform([n], lo, hi)  # noqa: E731
-    angle = u(-max_degrees, max_degrees) * (math.pi / 180)
-    zoom = u(1 - max_zoom, 1 + max_zoom)
-    flip = tf.where(u(0, 1) < 0.5, -1.0, 1.0)
-    tx, ty = u(-max_shift, max_shift) * size, u(-max_shift, max_shift) * size
-    # output pixel (ox, oy) samples input (a0*ox + a1*oy + a2, b0*ox + b1*oy + b2), about the centre
-    c = (size - 1) / 2
-    cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom
-    a0, a1 = cos * flip, -sin
-    b0, b1 = sin * flip, cos
-    a2 = c - a0 * c - a1 * c + tx
-    b2 = c - b0 * c - b1 * c + ty
-    zeros = tf.zeros([n])
-    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-    x = tf.raw_ops.ImageProjectiveTransformV3(images=x, transforms=transforms, output_shape=tf.shape(x)[1:3],
-                                              fill_value=0.0, interpolation="BILINEAR", fill_mode="NEAREST")
-    x = x * u(0.75, 1.25)[:, None, None, None] + u(-0.2, 0.2)[:, None, None, None]
-    return random_erasing(x, erasing_p)
-
-
-def random_erasing(x: tf.Tensor, p: float) -> tf.Tensor:
-    """Replace one rectangle (2-20 % of the face, aspect 0.3-3.3) with noise, in a share p of images."""
-    n, h, w = tf.shape(x)[0], tf.cast(tf.shape(x)[1], tf.float32), tf.cast(tf.shape(x)[2], tf.float32)
-    area = tf.random.uniform([n], 0.02, 0.2) * h * w
-    ratio = tf.exp(tf.random.uniform([n], math.log(0.3), math.log(3.3)))
-    eh, ew = tf.minimum(tf.sqrt(area * ratio), h), tf.minimum(tf.sqrt(area / ratio), w)
-    y0, x0 = tf.random.uniform([n]) * (h - eh), tf.random.uniform([n]) * (w - ew)
-    rows = tf.range(h)[None, :, None]
-    cols = tf.range(w)[None, None, :]
+def augment(x: torch.Tensor, erasing_p: float) -> torch.Tensor:
+    """Flip, rotation +-15 deg, scale +-15 %, shift +-12 %, brightness/contrast, random erasing; on x's device."""
+    b, dev = x.shape[0], x.device
+    u = lambda lo, hi: torch.empty(b, device=dev).uniform_(lo, hi)  # noqa: E731
+    angle, scale = u(-15, 15) * math.pi / 180, u(0.85, 1.15)
+    flip = torch.where(torch.rand(b, device=dev) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos * flip, -sin, u(-0.12, 0.12)], 1),
+                         torch.stack([sin * flip, cos, u(-0.12, 0.12)], 1)], 1)
+    x = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False),
+                      padding_mode="border", align_corners=False)
+    mean = x.mean((1, 2, 3), keepdim=True)
+    x = ((x - mean) * u(0.75, 1.25)[:, None, None, None] + mean + u(-0.1, 0.1)[:, None, None, None]).clamp(0, 1)
+    # random erasing: one rectangle of 2-20 % of the image, filled with noise
+    h, w = x.shape[2:]
+    area, ratio = u(0.02, 0.2) * h * w, torch.exp(u(math.log(0.3), math.log(3.3)))
+    eh, ew = (area * ratio).sqrt().clamp(max=h), (area / ratio).sqrt().clamp(max=w)
+    y0, x0 = u(0, 1) * (h - eh), u(0, 1) * (w - ew)
+    rows = torch.arange(h, device=dev)[None, :, None]
+    cols = torch.arange(w, device=dev)[None, None, :]
     box = ((rows >= y0[:, None, None]) & (rows < (y0 + eh)[:, None, None]) &
-           (cols >= x0[:, None, None]) & (cols < (x0 + ew)[:, None, None]) &
-           (tf.random.uniform([n]) < p)[:, None, None])
-    return tf.where(box[..., None], tf.random.normal(tf.shape(x)), x)
+           (cols >= x0[:, None, None]) & (cols < (x0 + ew)[:, None, None]))
+    box &= (torch.rand(b, device=dev) < erasing_p)[:, None, None]
+    return torch.where(box[:, None], torch.rand_like(x), x)

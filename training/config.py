@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,8 +30,24 @@ class DataConfig(Strict):
     train: DataSource
     val: DataSource
     limit: int | None = Field(None, gt=0, description="use only the first N train/val faces (smoke tests)")
-    ferplus_weight: float = Field(0.0, ge=0, le=1, description="share of the FER+ vote distribution in the "
-                                  "hard-label target, where votes are known (npz only)")
+
+
+class TargetsConfig(Strict):
+    """What the networks learn: a blend of the crowd's votes, the single label and a teacher (training/targets.py)."""
+    votes: float = Field(1.0, ge=0, description="weight of the FER+ vote shares (ten annotators per face)")
+    label: float = Field(0.0, ge=0, description="weight of the FER2013 label (one annotator), as a one-hot")
+    teacher: float = Field(0.0, ge=0, description="weight of the teacher's soft targets (needs teacher_logits)")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="smoothing of the label's one-hot")
+    teacher_logits: Path | None = Field(None, description="npz written by the teacher stage")
+    temperature: float = Field(2.0, gt=0, description="softens the teacher's logits: softmax(logits / T)")
+
+    @model_validator(mode="after")
+    def _usable(self):
+        if self.votes + self.label + self.teacher <= 0:
+            raise ValueError("votes, label and teacher are all 0: give at least one a weight")
+        if self.teacher > 0 and self.teacher_logits is None:
+            raise ValueError("teacher > 0 needs teacher_logits (the teacher stage's npz)")
+        return self
 
 
 class TeacherConfig(Strict):
@@ -42,10 +58,9 @@ class TeacherConfig(Strict):
     batch_size: int = Field(128, gt=0)
     lr: float = Field(0.1, gt=0)
     weight_decay: float = Field(5e-4, ge=0)
-    label_smoothing: float = Field(0.1, ge=0, lt=1)
     mixup_alpha: float = Field(0.0, ge=0, description="0 turns mixup off")
     erasing_p: float = Field(0.5, ge=0, le=1)
-    patience: int = Field(15, gt=0, description="early stopping: epochs without a better validation accuracy")
+    patience: int = Field(15, gt=0, description="early stopping: epochs without a better consensus accuracy")
     device: str = Field("auto", description="'auto', 'cpu' or 'cuda'")
     max_minutes: float | None = Field(None, gt=0, description="stop a member after this wall time "
                                       "(keeps its best checkpoint); for time-limited GPU leases")
@@ -53,22 +68,22 @@ class TeacherConfig(Strict):
 
 class StudentConfig(Strict):
     arch: Literal["student", "mini_xception"] = "student"
-    width: float = Field(1.0, gt=0, description="channel multiplier")
-    epochs: int = Field(60, gt=0)
+    width: float = Field(1.0, gt=0, description="channel multiplier (student: 1.0 = 227k parameters)")
+    epochs: int = Field(30, gt=0)
     batch_size: int = Field(128, gt=0)
-    lr: float = Field(3e-3, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
-    label_smoothing: float = Field(0.1, ge=0, lt=1)
+    lr: float = Field(3e-3, gt=0, description="peak of the one-cycle schedule (AdamW)")
+    weight_decay: float = Field(5e-4, ge=0)
     erasing_p: float = Field(0.25, ge=0, le=1)
-    patience: int = Field(12, gt=0)
-    init_from: Path | None = Field(None, description="start from this .keras model's weights (same arch and "
-                                   "width) instead of random ones: a warm restart of a finished run")
-
-
-class DistilConfig(Strict):
-    teacher_logits: Path | None = Field(None, description="npz written by the teacher stage; None trains on labels only")
-    temperature: float = Field(4.0, gt=0)
-    alpha: float = Field(0.7, ge=0, le=1, description="weight of the distillation term vs the label term")
+    mixup_alpha: float = Field(0.0, ge=0, description="0 turns mixup off")
+    ema_decay: float = Field(0.999, ge=0, lt=1, description="moving average of the weights; 0 turns it off")
+    select_on: Literal["consensus", "label_accuracy"] = Field(
+        "consensus", description="which validation figure picks the kept epoch")
+    threads: int | None = Field(None, gt=0, description="CPU threads for training; None: PyTorch's default "
+                                "(all cores). 1 leaves the other core free")
+    max_minutes: float | None = Field(None, gt=0, description="stop after this wall time; running the stage "
+                                      "again continues from the last epoch")
+    init_from: Path | None = Field(None, description="start from this best.pt's weights (same arch and width) "
+                                   "instead of random ones: a warm restart of a finished run")
 
 
 class QuantizeConfig(Strict):
@@ -108,8 +123,8 @@ class ExperimentConfig(Strict):
     runs_dir: Path = Field(Path("runs"), description="checkpoints, logs and reports of every run")
     data: DataConfig
     teacher: TeacherConfig = TeacherConfig()
+    targets: TargetsConfig = TargetsConfig()
     student: StudentConfig = StudentConfig()
-    distil: DistilConfig = DistilConfig()
     quantize: QuantizeConfig = QuantizeConfig()
     search: SearchConfig = SearchConfig()
     evaluate: EvaluateConfig = EvaluateConfig()

@@ -15,9 +15,6 @@ import numpy as np
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 IMAGE_SIZE = 48
-# FER+ vote columns (neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF)
-# mapped onto the FER2013 class order; contempt/unknown/NF have no FER2013 class and are dropped.
-FERPLUS_TO_FER = (6, 3, 5, 4, 0, 1, 2)
 CSV_SPLITS = ("Training", "PublicTest", "PrivateTest")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -31,21 +28,22 @@ class FaceSet:
     """Grey 48x48 faces with FER2013 labels.
 
     ``ids`` are positions in the source file, kept through filtering so that arrays computed on a
-    FaceSet (teacher soft targets) can be matched back. ``votes`` is the FER+ distribution over the
-    7 classes (rows of NaN where unknown), or None when the source has no FER+ votes.
+    FaceSet (teacher soft targets) can be matched back. ``ferplus`` holds the raw FER+ vote counts
+    (N,10) in FER+'s column order (-1 where unknown; ``training.ferplus`` reads them), or None when the
+    source has no FER+ votes.
     """
 
     x: np.ndarray
     y: np.ndarray
     ids: np.ndarray
-    votes: np.ndarray | None = None
+    ferplus: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
     def subset(self, mask_or_index: np.ndarray) -> "FaceSet":
-        votes = None if self.votes is None else self.votes[mask_or_index]
-        return FaceSet(self.x[mask_or_index], self.y[mask_or_index], self.ids[mask_or_index], votes)
+        ferplus = None if self.ferplus is None else self.ferplus[mask_or_index]
+        return FaceSet(self.x[mask_or_index], self.y[mask_or_index], self.ids[mask_or_index], ferplus)
 
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.y, minlength=len(EMOTIONS))
@@ -73,7 +71,9 @@ def load_npz(path: Path) -> FaceSet:
             if missing:
                 raise DatasetError(f"{path}: missing arrays {sorted(missing)}; expected x (N,48,48) uint8 and y (N,).")
             x, y = d["x"], d["y"].astype(np.int64)
-            votes = _ferplus_distribution(d["ferplus"]) if "ferplus" in d.files else None
+            votes = d["ferplus"].astype(np.int16) if "ferplus" in d.files else None
+            if votes is not None and votes.shape != (len(x), 10):
+                raise DatasetError(f"{path}: ferplus is {votes.shape}; expected (N,10) FER+ vote counts.")
     except (OSError, ValueError) as e:
         if isinstance(e, DatasetError):
             raise
@@ -146,18 +146,6 @@ def _checked(path: Path, x: np.ndarray, y: np.ndarray, votes: np.ndarray | None,
     return FaceSet(x, y.astype(np.int64), ids, votes)
 
 
-def _ferplus_distribution(votes: np.ndarray) -> np.ndarray:
-    """FER+ votes (N,10) -> probability over the 7 FER2013 classes; NaN rows where no vote is known."""
-    v = votes[:, :7].astype(np.float32)
-    dist = np.full((len(votes), len(EMOTIONS)), np.nan, np.float32)
-    dist[:, FERPLUS_TO_FER] = v
-    total = v.sum(1, keepdims=True)
-    known = (votes[:, 0] >= 0) & (total[:, 0] > 0)
-    dist[known] /= total[known]
-    dist[~known] = np.nan
-    return dist
-
-
 def clean_train(train: FaceSet, val: FaceSet, blank_std: float = 1.0) -> tuple[FaceSet, dict]:
     """Drop near-blank placeholder images and train copies of validation images.
 
@@ -198,15 +186,3 @@ def load_splits(data_cfg) -> tuple[FaceSet, FaceSet]:
     if data_cfg.limit:
         train, val = train.subset(slice(0, data_cfg.limit)), val.subset(slice(0, data_cfg.limit))
     return train, val
-
-
-def soft_labels(faces: FaceSet, smoothing: float, ferplus_weight: float = 0.0) -> np.ndarray:
-    """Training targets (N,7): smoothed one-hot labels, optionally blended with the FER+ vote
-    distribution where it is known (FER+'s ten annotators capture how ambiguous a face is)."""
-    k = len(EMOTIONS)
-    t = np.full((len(faces), k), smoothing / k, np.float32)
-    t[np.arange(len(faces)), faces.y] += 1 - smoothing
-    if ferplus_weight > 0 and faces.votes is not None:
-        known = ~np.isnan(faces.votes).any(1)
-        t[known] = (1 - ferplus_weight) * t[known] + ferplus_weight * faces.votes[known]
-    return t

@@ -1,137 +1,108 @@
-"""Distil: train the Keras student on the teacher's soft targets plus the labels.
+"""Distil: train a student network (PyTorch, CPU) on the blended targets of ``[targets]``.
 
-loss = (1 - alpha) * CE(labels, student) + alpha * T^2 * KL(softmax(teacher/T) || softmax(student/T))
-(Hinton et al. 2015). Without teacher logits (alpha ignored) it is plain supervised training, which is
-how the mini-Xception baseline is trained by the same code.
+The targets mix the FER+ vote shares, the FER2013 label and, where a teacher has been trained, its soft
+targets (training/targets.py); ``[targets] label = 1`` alone is classic supervised FER2013 training, which
+is how the label-trained side of the trade-off is made by the same code. Resumable: run it again after a
+stop and it continues from the last epoch.
 """
 from __future__ import annotations
 
-import os
+import json
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import torch
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import ops  # noqa: E402
-
-from edge.preprocess import normalise  # noqa: E402
-from training import tracking  # noqa: E402
-from training.augment import augment  # noqa: E402
-from training.config import ExperimentConfig  # noqa: E402
-from training.data import EMOTIONS, FaceSet, load_splits, soft_labels  # noqa: E402
-from training.models import INPUT_MEAN, INPUT_STD, build  # noqa: E402
+from training import tracking
+from training.architectures import Network, build, multiply_adds
+from training.config import ExperimentConfig
+from training.data import EMOTIONS, FaceSet, load_splits
+from training.fit import FitSettings, fit
+from training.targets import blend, keep_for_training
 
 K = len(EMOTIONS)
 
 
-def model_path(cfg: ExperimentConfig) -> "os.PathLike":
-    return cfg.run_dir / "student" / "best.keras"
+def model_path(cfg: ExperimentConfig) -> Path:
+    return cfg.run_dir / "student" / "best.pt"
 
 
-def teacher_logits_for(cfg: ExperimentConfig, faces: FaceSet, split: str) -> np.ndarray:
-    """The teacher's logits for these faces, matched by id; zeros when the experiment has no teacher."""
-    if cfg.distil.teacher_logits is None:
-        return np.zeros((len(faces), K), np.float32)
-    with np.load(cfg.distil.teacher_logits) as t:
+def load_student(cfg: ExperimentConfig, path: Path | None = None) -> Network:
+    """The experiment's network with its kept weights."""
+    path = path or model_path(cfg)
+    if not Path(path).exists():
+        raise SystemExit(f"{path}: no trained student; run the distil stage first.")
+    net = build(cfg.student.arch, cfg.student.width)
+    try:
+        net.load_state_dict(torch.load(path, map_location="cpu"))
+    except RuntimeError as e:
+        raise SystemExit(f"{path}: does not fit arch {cfg.student.arch!r} at width {cfg.student.width} "
+                         f"({str(e).splitlines()[0]}). It must be a best.pt of the same arch and width.") from e
+    return net.eval()
+
+
+def teacher_logits_for(cfg: ExperimentConfig, faces: FaceSet, split: str) -> np.ndarray | None:
+    """The teacher's logits for these faces, matched by id; None when the experiment has no teacher."""
+    path = cfg.targets.teacher_logits
+    if path is None:
+        return None
+    if not Path(path).exists():
+        raise SystemExit(f"targets.teacher_logits = {path}: no such file; run the teacher stage first.")
+    with np.load(path) as t:
         ids, logits = t[f"{split}_ids"], t[f"{split}_logits"]
     pos = {int(i): n for n, i in enumerate(ids)}
     missing = [int(i) for i in faces.ids if int(i) not in pos]
     if missing:
-        raise SystemExit(f"{cfg.distil.teacher_logits}: no teacher logits for {len(missing)} {split} faces "
-                         f"(e.g. id {missing[0]}); rerun the teacher stage on this data.")
+        raise SystemExit(f"{path}: no teacher logits for {len(missing)} {split} faces (e.g. id {missing[0]}); "
+                         f"rerun the teacher stage on this data.")
     return logits[[pos[int(i)] for i in faces.ids]].astype(np.float32)
 
 
-def distillation_loss(temperature: float, alpha: float):
-    """y_true packs [label targets (7) | teacher logits (7)]."""
-    def loss(y_true, logits):
-        labels, teacher = y_true[:, :K], y_true[:, K:]
-        ce = keras.losses.categorical_crossentropy(labels, logits, from_logits=True)
-        if alpha == 0:
-            return ce
-        t_prob = ops.softmax(teacher / temperature)
-        kd = ops.sum(t_prob * (ops.log_softmax(teacher / temperature) - ops.log_softmax(logits / temperature)), -1)
-        return (1 - alpha) * ce + alpha * temperature ** 2 * kd
-    return loss
+def training_targets(cfg: ExperimentConfig, train: FaceSet, with_teacher: bool = True) -> tuple[FaceSet, np.ndarray]:
+    """The faces worth training on and their (N,7) targets; a teacher itself learns without the teacher part."""
+    t = cfg.targets
+    train = train.subset(keep_for_training(train, t.votes))
+    teacher_weight = t.teacher if with_teacher else 0.0
+    if not with_teacher and t.votes + t.label <= 0:
+        raise SystemExit("targets: a teacher learns from votes and labels, and both weights are 0.")
+    teacher = teacher_logits_for(cfg, train, "train") if teacher_weight > 0 else None
+    return train, blend(train, t.votes, t.label, teacher_weight, t.label_smoothing, teacher, t.temperature)
 
 
-def label_accuracy(y_true, logits):
-    return ops.cast(ops.argmax(y_true[:, :K], -1) == ops.argmax(logits, -1), "float32")
-
-
-def inputs(faces: FaceSet) -> np.ndarray:
-    return normalise(faces.x, INPUT_MEAN, INPUT_STD)[..., None]
-
-
-def dataset(x: np.ndarray, y: np.ndarray, batch: int, erasing_p: float | None, seed: int) -> tf.data.Dataset:
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
-    if erasing_p is not None:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch)
-    if erasing_p is not None:
-        ds = ds.map(lambda xb, yb: (augment(xb, erasing_p), yb), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-class MlflowEpochLogger(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        tracking.log_epoch(dict(logs or {}), epoch + 1)
-
-
-def load_initial_weights(model: keras.Model, path) -> None:
-    try:
-        model.load_weights(path)
-    except (OSError, ValueError) as e:
-        raise SystemExit(f"student.init_from = {path}: cannot start from it ({e}). It must be a .keras file "
-                         f"saved by the distil stage for arch {model.name!r} at the same width.") from e
-
-
-def compile_student(model: keras.Model, cfg: ExperimentConfig, steps: int) -> None:
+def settings(cfg: ExperimentConfig) -> FitSettings:
     sc = cfg.student
-    schedule = keras.optimizers.schedules.CosineDecay(sc.lr / 10, decay_steps=sc.epochs * steps,
-                                                      warmup_target=sc.lr, warmup_steps=2 * steps)
-    alpha = cfg.distil.alpha if cfg.distil.teacher_logits is not None else 0.0
-    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=sc.weight_decay),
-                  loss=distillation_loss(cfg.distil.temperature, alpha), metrics=[label_accuracy])
+    return FitSettings(epochs=sc.epochs, batch_size=sc.batch_size, lr=sc.lr, weight_decay=sc.weight_decay,
+                       erasing_p=sc.erasing_p, mixup_alpha=sc.mixup_alpha, ema_decay=sc.ema_decay,
+                       select_on=sc.select_on, max_minutes=sc.max_minutes)
 
 
-def train(cfg: ExperimentConfig, train_set: FaceSet, val_set: FaceSet, epochs: int | None = None,
-          out_dir=None, callbacks: list | None = None) -> tuple[keras.Model, dict]:
-    """Train a student on these splits; returns the best-on-validation model and its history."""
-    sc = cfg.student
-    keras.utils.set_random_seed(cfg.seed)
-    y_train = np.concatenate([soft_labels(train_set, sc.label_smoothing, cfg.data.ferplus_weight),
-                              teacher_logits_for(cfg, train_set, "train")], 1)
-    y_val = np.concatenate([soft_labels(val_set, 0.0), teacher_logits_for(cfg, val_set, "val")], 1)
-    train_ds = dataset(inputs(train_set), y_train, sc.batch_size, sc.erasing_p, cfg.seed)
-    val_ds = dataset(inputs(val_set), y_val, 512, None, cfg.seed)
-    model = build(sc.arch, sc.width)
-    if sc.init_from is not None:
-        load_initial_weights(model, sc.init_from)
-    compile_student(model, cfg, len(train_ds))
-    cbs = list(callbacks or [])
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        cbs += [keras.callbacks.BackupAndRestore(str(out_dir / "backup")),  # resume after an interruption
-                keras.callbacks.ModelCheckpoint(str(out_dir / "best.keras"), monitor="val_label_accuracy",
-                                                mode="max", save_best_only=True),
-                keras.callbacks.ModelCheckpoint(str(out_dir / "last.keras"))]
-    cbs.append(keras.callbacks.EarlyStopping(monitor="val_label_accuracy", mode="max", patience=sc.patience,
-                                             restore_best_weights=True))
-    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs or sc.epochs, callbacks=cbs, verbose=2)
-    return model, history.history
+def train(cfg: ExperimentConfig, train_set: FaceSet, val_set: FaceSet, out_dir: Path, log_epoch=None,
+          fit_settings: FitSettings | None = None) -> tuple[Network, dict]:
+    """Train a student on these splits; returns the kept (best-on-validation) network and the run's state."""
+    if cfg.student.threads:
+        torch.set_num_threads(cfg.student.threads)
+    train_set, targets = training_targets(cfg, train_set)
+    net = build(cfg.student.arch, cfg.student.width)
+    if cfg.student.init_from is not None:
+        net.load_state_dict(load_student(cfg, cfg.student.init_from).state_dict())
+    state = fit(net, train_set, targets, val_set, fit_settings or settings(cfg), out_dir, f"distil {cfg.name}",
+                log_epoch or (lambda m, e: None), cfg.seed)
+    return net.eval(), state
 
 
 def run(cfg: ExperimentConfig, config_path=None) -> None:
     train_set, val_set = load_splits(cfg.data)
-    print(f"[distil] {cfg.student.arch}: {len(train_set)} train / {len(val_set)} val faces, "
-          f"teacher {'none' if cfg.distil.teacher_logits is None else cfg.distil.teacher_logits}", flush=True)
+    t = cfg.targets
+    print(f"[distil] {cfg.student.arch} x{cfg.student.width}: {len(train_set)} train / {len(val_set)} val faces; "
+          f"targets votes {t.votes} / label {t.label} / teacher {t.teacher}", flush=True)
     out_dir = model_path(cfg).parent
     with tracking.tracked_run(cfg, "distil", config_path):
-        model, history = train(cfg, train_set, val_set, out_dir=out_dir, callbacks=[MlflowEpochLogger()])
-        model.save(model_path(cfg))  # the restored best weights
-        best = max(history["val_label_accuracy"])
-        tracking.log_summary({"best_val_acc": best, "params": model.count_params()})
+        net, state = train(cfg, train_set, val_set, out_dir, tracking.log_epoch)
+        summary = {"best_" + cfg.student.select_on: state["best"], "best_epoch": state["best_epoch"],
+                   "epochs_run": state["epoch"], "params": sum(p.numel() for p in net.parameters()),
+                   "multiply_adds": multiply_adds(net)}
+        (out_dir / "summary.json").write_text(json.dumps(summary | {"history": state["history"]}, indent=1))
+        tracking.log_summary(summary)
         tracking.log_artifacts(model_path(cfg))
-    print(f"[distil] best val accuracy {best:.4f} -> {model_path(cfg)}", flush=True)
+    print(f"[distil] best {cfg.student.select_on} {state['best']:.4f} at epoch {state['best_epoch']} "
+          f"-> {model_path(cfg)}", flush=True)

@@ -1,11 +1,14 @@
 """Classification metrics and their plots: accuracy, macro-F1, per-class precision/recall, confusion
-matrix, expected calibration error and reliability diagram. numpy only (plots: matplotlib)."""
+matrix, expected calibration error and reliability diagram; and the same model read against FER+'s ten
+annotators (consensus accuracy, annotator share, KL to the votes, calibration against the votes).
+numpy only (plots: matplotlib)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
+from training import ferplus
 from training.data import EMOTIONS
 
 
@@ -54,6 +57,59 @@ def classification_report(y: np.ndarray, logits: np.ndarray) -> dict:
         "ece": ece,
         "reliability": bins,
     }
+
+
+def consensus_report(counts: np.ndarray, logits: np.ndarray, bins: int = 10) -> dict:
+    """The model against the crowd, computed as the shared checker does.
+
+    - consensus: agreement with the FER+ majority, on faces whose majority is one of the 7 classes
+      (contempt / unknown / not-a-face majorities and ties dropped), overall and per majority class;
+    - share: mean fraction of all ten annotators who chose the predicted class (faces with votes);
+    - kl: mean KL(vote shares || predicted probabilities) over the 7 classes, in nats (0 = the model's
+      probabilities are the crowd's);
+    - vote_calibration: every (face, class) pair binned by predicted probability, against the share of
+      annotators who chose that class: a model whose 70 % means "70 % of people" lies on the diagonal.
+    """
+    probs = softmax(logits)
+    pred = probs.argmax(1)
+    top = ferplus.majority(counts)
+    ok = top != ferplus.NO_MAJORITY
+    v = np.nan_to_num(ferplus.in_fer_order(counts), nan=0.0)
+    has7 = v[:, :7].sum(1) > 0
+    share = v[np.arange(len(pred)), pred] / np.maximum(v.sum(1), 1)
+    target = ferplus.shares(counts)[has7]
+    kl = np.sum(np.where(target > 0, target * (np.log(np.maximum(target, 1e-12)) - np.log(np.maximum(probs[has7], 1e-12))), 0), 1)
+    per_class = {name: {"accuracy": float((pred[ok & (top == c)] == c).mean()) if (ok & (top == c)).any() else 0.0,
+                        "support": int((ok & (top == c)).sum())} for c, name in enumerate(EMOTIONS)}
+    p, t = probs[has7].ravel(), target.ravel()
+    edges = np.linspace(0, 1, bins + 1)
+    table, gap = [], 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        in_bin = (p > lo) & (p <= hi) if lo > 0 else (p <= hi)
+        if in_bin.any():
+            table.append({"lo": float(lo), "hi": float(hi), "n": int(in_bin.sum()),
+                          "predicted": float(p[in_bin].mean()), "votes": float(t[in_bin].mean())})
+            gap += in_bin.mean() * abs(p[in_bin].mean() - t[in_bin].mean())
+    return {"consensus": float((pred[ok] == top[ok]).mean()), "consensus_n": int(ok.sum()),
+            "share": float(share[has7].mean()), "kl": float(kl.mean()), "vote_calibration_error": float(gap),
+            "vote_calibration": table, "per_class": per_class}
+
+
+def plot_vote_calibration(table: list[dict], error: float, title: str, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], "k--", label="probability = share of annotators")
+    ax.plot([b["predicted"] for b in table], [b["votes"] for b in table], "o-", label="model")
+    ax.set_xlabel("predicted probability of a class")
+    ax.set_ylabel("share of the 10 FER+ annotators who chose it")
+    ax.set_title(f"{title} (gap {error:.3f})")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def plot_confusion(cm: np.ndarray, title: str, path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Quantize: convert the trained Keras model to TFLite, float32 and full int8.
+"""Quantize: the trained PyTorch network's Keras twin (training/architectures.py), converted to TFLite,
+float32 and full int8.
 
 Full-integer post-training quantization: int8 weights and activations, int8 input and output, with
 activation ranges calibrated on real training faces (not random data: ranges set on noise clip real
@@ -15,15 +16,22 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from edge.preprocess import normalise  # noqa: E402
 from training import tracking  # noqa: E402
+from training.architectures import INPUT_MEAN, INPUT_STD  # noqa: E402
 from training.config import ExperimentConfig  # noqa: E402
-from training.data import load_splits  # noqa: E402
-from training.distil import inputs, model_path  # noqa: E402
+from training.data import FaceSet, load_splits  # noqa: E402
+from training.distil import load_student  # noqa: E402
 
 
 def tflite_paths(cfg: ExperimentConfig) -> dict[str, Path]:
     d = cfg.run_dir / "student"
     return {"float": d / "model_float.tflite", "int8": d / "model_int8.tflite"}
+
+
+def inputs(faces: FaceSet) -> np.ndarray:
+    """Faces as the Keras twin takes them: (N,48,48,1) float, normalised as the manifest says."""
+    return normalise(faces.x, INPUT_MEAN, INPUT_STD)[..., None]
 
 
 def representative_faces(cfg: ExperimentConfig) -> np.ndarray:
@@ -50,10 +58,7 @@ def convert(model: keras.Model, calibration: np.ndarray | None) -> bytes:
 
 
 def run(cfg: ExperimentConfig, config_path=None) -> dict[str, Path]:
-    src = model_path(cfg)
-    if not src.exists():
-        raise SystemExit(f"{src}: no trained model; run the distil stage first.")
-    model = keras.models.load_model(src, compile=False)
+    model = load_student(cfg).to_keras(cfg.student.arch)
     paths = tflite_paths(cfg)
     with tracking.tracked_run(cfg, "quantize", config_path):
         paths["float"].write_bytes(convert(model, None))
