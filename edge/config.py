@@ -84,6 +84,25 @@ def credential_token() -> str | None:
                           "/etc/fer-edge/web-token and restart the service") from e
 
 
+MIN_TOKEN_LENGTH = 16
+MAKE_TOKEN = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def weak_token(token: str, where: str) -> str | None:
+    """Why this token is too weak to guard a device on the network, or None. A token beyond loopback is all
+    that keeps the LAN from live expressions and session summaries: a short or repetitive one is guessed."""
+    if len(token) < MIN_TOKEN_LENGTH:
+        problem = f"is {len(token)} characters long; at least {MIN_TOKEN_LENGTH} are needed"
+    elif any(c.isspace() for c in token):
+        problem = "contains white space"
+    elif len(set(token)) < 8:
+        problem = f"uses only {len(set(token))} different characters"
+    else:
+        return None
+    return (f"{where} {problem} for binding beyond loopback (a guessable token exposes the booth to the LAN); "
+            f"make a good one with {MAKE_TOKEN}")
+
+
 class WebConfig(Strict):
     host: str = Field("127.0.0.1", min_length=1, description="address to bind; anything but loopback "
                       "needs a token")
@@ -107,10 +126,13 @@ class WebConfig(Strict):
                 credential_token() is None:
             raise ValueError(f"host {self.host!r} is not a loopback address: binding to another address "
                              "requires a token: set FER_EDGE_TOKEN, web.token, or web.token_file, or (installed "
-                             "service) write it into /etc/fer-edge/web-token; make one with python3 -c 'import "
-                             "secrets; print(secrets.token_urlsafe(32))'")
+                             f"service) write it into /etc/fer-edge/web-token; make one with {MAKE_TOKEN}")
         if self.token is not None and self.token_file is not None:
             raise ValueError("set web.token or web.token_file, not both")
+        if self.token is not None and not is_loopback(self.host):
+            problem = weak_token(self.token.get_secret_value(), "the token (web.token or FER_EDGE_TOKEN)")
+            if problem:
+                raise ValueError(problem)
         return self
 
 

@@ -67,8 +67,8 @@ def test_non_loopback_host_needs_a_token(tmp_path):
         load_config(write(tmp_path, '[web]\nhost = "0.0.0.0"\n'), NO_ENV)
     with pytest.raises(ConfigError, match=r"FER_EDGE_HOST: web: .*requires a token"):
         load_config(None, {"FER_EDGE_HOST": "192.168.1.20"})
-    cfg = load_config(None, {"FER_EDGE_HOST": "0.0.0.0", "FER_EDGE_TOKEN": "s3cret"})
-    assert cfg.web.token.get_secret_value() == "s3cret"
+    cfg = load_config(None, {"FER_EDGE_HOST": "0.0.0.0", "FER_EDGE_TOKEN": "s3cret-0123456789"})
+    assert cfg.web.token.get_secret_value() == "s3cret-0123456789"
     for host in ("127.0.0.1", "::1", "localhost"):
         assert load_config(None, {"FER_EDGE_HOST": host}).web.host == host
 
@@ -76,12 +76,12 @@ def test_non_loopback_host_needs_a_token(tmp_path):
 def test_dump_round_trips_with_the_token_masked(tmp_path):
     cfg = load_config(write(tmp_path, '[source]\nspec = "v4l2src ! videoconvert \\"q\\" \\\\ é"\n'
                                       'fallback_spec = "media/demo.mp4"\n[models]\ndetector = "d"\n'),
-                      {"FER_EDGE_HOST": "0.0.0.0", "FER_EDGE_TOKEN": "s3cret", "FER_EDGE_LOG_LEVEL": "warning"})
+                      {"FER_EDGE_HOST": "0.0.0.0", "FER_EDGE_TOKEN": "s3cret-0123456789", "FER_EDGE_LOG_LEVEL": "warning"})
     text = dump(cfg)
-    assert "s3cret" not in text and 'token = "***"' in text
-    again = load_config(write(tmp_path, text), NO_ENV)
-    assert again.web.token.get_secret_value() == "***"
-    assert again.model_copy(update={"web": again.web.model_copy(update={"token": cfg.web.token})}) == cfg
+    assert "s3cret-0123456789" not in text and 'token = "***"' in text
+    with pytest.raises(ConfigError, match=r"is 3 characters long; at least 16"):  # the mask is no token
+        load_config(write(tmp_path, text), NO_ENV)
+    assert load_config(write(tmp_path, text), {"FER_EDGE_TOKEN": "s3cret-0123456789"}) == cfg
     assert load_config(write(tmp_path, dump(EdgeConfig())), NO_ENV) == EdgeConfig()
 
 
@@ -131,7 +131,7 @@ def test_environment_file_errors_name_the_line_and_hide_the_value(tmp_path):
     with pytest.raises(ConfigError, match=r"environment:3: the quote \('\) opening the value of FER_EDGE_TOKEN is "
                                           r"never closed; close it") as caught:
         read_environment_file(env)
-    assert "s3cret" not in str(caught.value)
+    assert "s3cret-0123456789" not in str(caught.value)
     with pytest.raises(ConfigError, match=r'environment:1: the quote \("\) .* or write it as \\"'):
         read_environment_file(write_env(tmp_path, 'FER_EDGE_SOURCE="/dev/video0\\"\n'))
     for line, name in (("export FER_EDGE_HOST=0.0.0.0", "export FER_EDGE_HOST"), ("2FA=x", "2FA"),
@@ -161,7 +161,7 @@ def service_env(monkeypatch):
 
 def test_check_sees_a_token_that_is_only_in_the_environment_file(tmp_path, service_env, capsys):
     conf = write(tmp_path, '[web]\nhost = "0.0.0.0"\n')
-    env = write_env(tmp_path, "# per-booth secrets\nFER_EDGE_TOKEN='tok-0123456789'\n")
+    env = write_env(tmp_path, "# per-booth secrets\nFER_EDGE_TOKEN='tok-0123456789ab'\n")
     assert main(["config", "--check", str(conf), "--environment-file", str(env)]) == 0
     assert capsys.readouterr().out == f"{conf}: ok\n"
     assert main(["config", "--check", str(conf)]) == 2  # without the file, as before: no token
@@ -181,11 +181,11 @@ def test_check_refuses_a_host_from_the_environment_file_without_a_token(tmp_path
 def test_environment_file_lies_over_the_process_environment(tmp_path, service_env, capsys):
     service_env.setenv("FER_EDGE_PORT", "9000")  # kept: the file does not set it
     service_env.setenv("FER_EDGE_LOG_LEVEL", "error")  # replaced by the file's
-    env = write_env(tmp_path, 'FER_EDGE_LOG_LEVEL=warning\nFER_EDGE_HOST=0.0.0.0\nFER_EDGE_TOKEN="tok-0123456789"\n')
+    env = write_env(tmp_path, 'FER_EDGE_LOG_LEVEL=warning\nFER_EDGE_HOST=0.0.0.0\nFER_EDGE_TOKEN="tok-0123456789ab"\n')
     assert main(["config", "--dump", "--environment-file", str(env)]) == 0
     text = capsys.readouterr().out
     assert 'log_level = "warning"' in text and "port = 9000" in text and 'host = "0.0.0.0"' in text
-    assert 'token = "***"' in text and "tok-0123456789" not in text
+    assert 'token = "***"' in text and "tok-0123456789ab" not in text
 
 
 def test_environment_file_must_exist_parse_and_not_go_with_schema(tmp_path, service_env, capsys):
@@ -218,9 +218,31 @@ def test_the_installers_check_command_line(tmp_path):
     at = script.index("-m edge config --check")
     assert 'env -i CREDENTIALS_DIRECTORY="$ETC"' in script[at - 120:at], "install.sh's check no longer runs so"
     assert '--environment-file "$ETC/environment"' in script[at:at + 120], "install.sh's check no longer runs so"
-    write_env(etc, "FER_EDGE_TOKEN=tok-0123456789\n", "env")
+    write_env(etc, "FER_EDGE_TOKEN=tok-0123456789ab\n", "env")
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout == f"{conf}: ok\n", done.stderr
     write_env(etc, "FER_EDGE_TOKEN=\n", "env")  # empty here and in the credential: no token
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "requires a token" in done.stderr
+
+
+@pytest.mark.parametrize("token, problem", [("x", "is 1 characters long"), (" " * 20, "contains white space"),
+                                            ("abababababababababab", "uses only 2 different characters"),
+                                            ("correct horse battery staple", "contains white space")])
+def test_a_weak_token_is_refused_beyond_loopback_with_the_command_for_a_good_one(token, problem):
+    with pytest.raises(ConfigError, match=problem) as e:
+        load_config(None, {"FER_EDGE_HOST": "0.0.0.0", "FER_EDGE_TOKEN": token})
+    assert "secrets.token_urlsafe(32)" in str(e.value)
+    assert load_config(None, {"FER_EDGE_TOKEN": token}).web.token.get_secret_value() == token  # loopback: any
+
+
+def test_a_weak_token_file_or_credential_is_refused_where_it_is_read(tmp_path, monkeypatch):
+    from edge.web.security import read_token
+    (tmp_path / "token").write_text("short\n")
+    web = load_config(None, {"FER_EDGE_HOST": "0.0.0.0", "FER_EDGE_TOKEN_FILE": str(tmp_path / "token")}).web
+    with pytest.raises(ConfigError, match=r"web.token_file .* is 5 characters long"):
+        read_token(web)
+    (tmp_path / "web-token").write_text("aaaaaaaaaaaaaaaaaaaa")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"credential web-token .* uses only 1 different characters"):
+        read_token(load_config(None, {"FER_EDGE_HOST": "0.0.0.0"}).web)

@@ -84,8 +84,9 @@ def test_advice_shows_its_figure_and_never_judges():
     tips = AdviceRules().advise(summary)
     by_rule = {(t["rule"], t["segment"]): t for t in tips}
     assert by_rule[("tense", 1)] == {"segment": 1, "rule": "tense", "figure": 0.4, "text":
-                                     "During question 2 you looked tense (anger, fear, disgust or sadness) for "
-                                     "40 % of the time; try a slow breath before answering."}
+                                     "During question 2 most people would have read your face as tense (anger, "
+                                     "fear, disgust or sadness) for 40 % of the time; try a slow breath before "
+                                     "answering."}
     assert by_rule[("few_smiles", None)]["figure"] == 0.01 and "1 %" in by_rule[("few_smiles", None)]["text"]
     assert "60 %" in by_rule[("out_of_view", None)]["text"]
     assert "49 %" in by_rule[("hard_to_read", None)]["text"]

@@ -1,6 +1,7 @@
 """Explainable practice tips from a session summary: each tip names its rule and shows its figure.
 
-A tip describes what the camera model saw, e.g. how often a face looked tense during an answer, and
+A tip describes what the camera model saw, e.g. how often most people would have read a face as tense
+during an answer (the model is trained on FER+'s ten annotators per face), and
 suggests something practical. It never rates the candidate, and every answer carries ADVICE_DISCLAIMER.
 """
 from __future__ import annotations
@@ -10,8 +11,9 @@ from collections.abc import Sequence
 from edge.sessions.settings import DEFAULT_RULES, AdviceRule
 
 ADVICE_DISCLAIMER = (
-    "These tips come from a camera model that estimates facial expressions second by second. It can tell "
-    "roughly how often your face looked happy, neutral, tense or surprised, and when it could not tell. It "
+    "These tips come from a camera model that estimates, second by second, how most people would read your "
+    "face (it learnt from ten people's readings of each of thousands of faces): how often it would look "
+    "happy, neutral, tense or surprised to them, and when it could not tell. It "
     "cannot tell what you feel or think, how good your answers were, or whether you suit a job, and it makes "
     "mistakes, more so with poor lighting, a turned head, glasses or masks. This is not a score or an "
     "assessment of you and must not be used for decisions about you; use it only for your own practice.")

@@ -63,7 +63,8 @@ class AdviceRule(Strict):
 
 DEFAULT_RULES: tuple[AdviceRule, ...] = (
     AdviceRule(id="tense", expressions=("angry", "fear", "disgust", "sad"), threshold=0.3, comparison="above",
-               text="{where} you looked tense (anger, fear, disgust or sadness) for {percent} of the time; "
+               text="{where} most people would have read your face as tense (anger, fear, disgust or sadness) for "
+                    "{percent} of the time; "
                     "try a slow breath before answering."),
     AdviceRule(id="few_smiles", expressions=("happy",), threshold=0.05, comparison="below", scope="session",
                text="{where} you smiled for {percent} of the time; a friendly smile as you open an answer "
@@ -75,7 +76,8 @@ DEFAULT_RULES: tuple[AdviceRule, ...] = (
                text="{where} the model could not read your expression {percent} of the time; more light on "
                     "your face and looking towards the camera make the feedback more reliable."),
     AdviceRule(id="calm_and_friendly", expressions=("happy", "neutral"), threshold=0.6, comparison="above",
-               scope="session", text="{where} you looked calm or friendly for {percent} of the time; "
+               scope="session", text="{where} most people would have read your face as calm or friendly for {percent} "
+                                     "of the time; "
                                      "that is a good basis, keep it up."),
 )
 

@@ -33,7 +33,7 @@ from urllib.parse import quote, urlsplit
 
 from flask import Flask, Request, Response, jsonify, redirect, render_template, request
 
-from edge.config import ConfigError, WebConfig, credential_token, is_loopback
+from edge.config import MAKE_TOKEN, ConfigError, WebConfig, credential_token, is_loopback, weak_token
 
 log = logging.getLogger("edge.web")
 
@@ -65,12 +65,13 @@ HEADERS = {
 
 def read_token(web: WebConfig) -> str | None:
     """The configured token: web.token (or FER_EDGE_TOKEN), else the systemd credential web-token (the installed
-    service's /etc/fer-edge/web-token) unless empty, else the first line of web.token_file."""
+    service's /etc/fer-edge/web-token) unless empty, else the first line of web.token_file. Beyond loopback a
+    weak token is refused (web.token is checked with the config; the other two here, where they are read)."""
     if web.token is not None:
         return web.token.get_secret_value()
     credential = credential_token()
     if credential is not None:
-        return credential
+        return _strong_enough(web, credential, "the systemd credential web-token (/etc/fer-edge/web-token)")
     if web.token_file is None:
         return None
     try:
@@ -79,8 +80,14 @@ def read_token(web: WebConfig) -> str | None:
         raise ConfigError(f"web.token_file: cannot read {web.token_file} ({getattr(e, 'strerror', None) or e}); "
                           "it must be readable by the service's user (e.g. root:fer-edge, mode 0640)") from e
     if not token:
-        raise ConfigError(f"web.token_file: {web.token_file} is empty; write a token into it, e.g. "
-                          "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        raise ConfigError(f"web.token_file: {web.token_file} is empty; write a token into it, e.g. {MAKE_TOKEN}")
+    return _strong_enough(web, token, f"the token in web.token_file ({web.token_file})")
+
+
+def _strong_enough(web: WebConfig, token: str, where: str) -> str:
+    problem = None if is_loopback(web.host) else weak_token(token, where)
+    if problem:
+        raise ConfigError(problem)
     return token
 
 

@@ -23,6 +23,7 @@ function renderFaces(latest) {
     title.className = "title";
     title.textContent = `face ${f.id}${f.id === latest.primary_id ? " (primary)" : ""}: ${f.label} ` +
       `(${Math.round(f.confidence * 100)} %)`;
+    title.title = "Each bar: the model's estimate of the share of people who would read this face that way";
     div.appendChild(title);
     for (const [label, p] of Object.entries(f.probabilities).sort((a, b) => b[1] - a[1])) {
       const bar = document.createElement("div");

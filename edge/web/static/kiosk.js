@@ -99,7 +99,7 @@ function renderMeter(status) {
     label.textContent = "The model cannot tell right now – that is fine, just carry on.";
   } else {
     label.dataset.state = "face";
-    label.textContent = `Your face looks ${face.label}`;
+    label.textContent = `Most people would read your face as ${face.label}`;
   }
   $("meter-bars").classList.toggle("dim", !face || face.label === "uncertain");
   for (const name of EXPRESSIONS) {
@@ -253,7 +253,7 @@ function part(title, question, data, tips) {
   article.appendChild(el("p", "muted",
     `${data.duration_s} s recorded · face in view ${pct(data.face_present)} of the time`));
   article.appendChild(timelineChart(data.timeline));
-  article.appendChild(el("h4", "", "Share of the time your face looked…"));
+  article.appendChild(el("h4", "", "Share of the time most people would have read your face as…"));
   article.appendChild(sharesList(data.shares));
   article.appendChild(el("h4", "", "Tips"));
   article.appendChild(tips.length ? tipsList(tips)
