@@ -87,8 +87,9 @@ class Daemon:
             running.callback(self.recorder.close)
             state.watch("sessions", self.recorder.problem)
             sessions = sessions_blueprint(store, self.recorder, AdviceRules(s.advice))
-            web = WebServer(create_app(state, self.config.web, sessions), self.config.web.host,
-                            self.config.web.port, self.config.web.threads)
+            w = self.config.web
+            web = WebServer(create_app(state, w, sessions), w.host, w.port, w.threads, w.max_streams,
+                            w.idle_timeout_s)
             web.start()  # first, so that /api/health can say why anything after this fails
             running.callback(web.stop)
             for sig in (signal.SIGTERM, signal.SIGINT):

@@ -117,7 +117,13 @@ class WebConfig(Strict):
         "the bound address, e.g. the booth's mDNS name; anything else is refused (DNS rebinding)")
     preview: bool = Field(False, description="serve camera frames on the dashboard; off by default so no "
                           "image of a face ever leaves the process")
-    threads: int = Field(4, ge=1, description="web server worker threads (one per open event stream)")
+    threads: int = Field(4, ge=1, description="web server threads for requests; event streams get their own")
+    max_streams: int = Field(64, ge=1, le=1000, description="open /api/stream clients at most (a sleeping "
+                             "thread each); one more is answered 503 with the reason")
+    stream_hz: float = Field(10.0, gt=0, le=60, description="events a second per stream at most (the live meter "
+                             "needs no more; fewer keep many viewers cheap)")
+    idle_timeout_s: int = Field(10, ge=1, le=600, description="a connection that sends nothing for this "
+                                  "long is closed (idle sockets must not use up the connection limit)")
 
     @model_validator(mode="after")
     def _token_beyond_loopback(self) -> WebConfig:

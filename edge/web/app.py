@@ -5,7 +5,6 @@ headers every response carries (Cache-Control: no-store on all but static files)
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, jsonify, render_template, request
@@ -18,9 +17,9 @@ from edge.sessions.openapi import openapi_document
 from edge.state import LiveState
 from edge.web.metrics import registry_for, render
 from edge.web.security import AccessPolicy
+from edge.web.streams import EventStreams, StreamsFull
 
 MAX_REQUEST_BYTES = 64 * 1024
-SSE_HEARTBEAT_S = 15
 PRIVACY_NOTICE = Path(__file__).resolve().parents[2] / "PRIVACY.md"
 
 
@@ -34,6 +33,7 @@ def create_app(state: LiveState, web: WebConfig = WebConfig(), sessions: Bluepri
     access.install(app)
     preview = web.preview
     document = openapi_document(token=access.token is not None)
+    streams = EventStreams(state, web.max_streams, web.stream_hz)
 
     @app.after_request
     def allow_of_the_matched_route(response: Response) -> Response:
@@ -69,16 +69,11 @@ def create_app(state: LiveState, web: WebConfig = WebConfig(), sessions: Bluepri
 
     @app.get("/api/stream")
     def stream():
-        def events():
-            seen = -1
-            while True:
-                version = state.wait_for_change(seen, SSE_HEARTBEAT_S)
-                if version == seen:
-                    yield ": heartbeat\n\n"  # keeps proxies and browsers from closing an idle stream
-                    continue
-                seen = version
-                yield f"data: {json.dumps(state.status())}\n\n"
-        return Response(events(), mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+        try:
+            events = streams.open()
+        except StreamsFull as e:
+            return jsonify({"error": str(e)}), 503, {"Retry-After": "10"}
+        return Response(events, mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
 
     @app.get("/api/preview.jpg")
     def camera_preview():
