@@ -172,3 +172,18 @@ def test_fault_spec_and_unknown_fault(tmp_path: Path, clip: Path) -> None:
     control.write_text("vanish")
     with pytest.raises(SourceError, match="vanished"):
         source.open()
+
+
+def test_a_driver_that_never_returns_costs_one_abandoned_reader_not_one_per_reconnect(camera):
+    """`hang` leaves every read that enters it stuck for good: reconnects must not pile up stuck threads,
+    descriptors and memory (it was 13 -> 55 threads over a 60 s stall)."""
+    import threading
+    camera.wait_for(lambda: camera.watchdog.problem is None and camera.watchdog.reader.fresh > 3, 5)
+    before = threading.active_count()
+    camera.inject("hang")
+    camera.wait_for(lambda: "has not returned from a read, twice" in (camera.watchdog.problem or ""), 10)
+    reconnects = camera.watchdog.reconnects
+    time.sleep(3 * BACKOFF_MAX_S + 1.5)  # several back-off rounds while both readers stay stuck
+    assert camera.watchdog.reconnects == reconnects  # no new reader while two are stuck
+    assert threading.active_count() <= before + 1, camera.watchdog.stats()  # the abandoned one, at most
+    assert camera.watchdog.stats()["stuck_readers"] == 1

@@ -6,6 +6,8 @@ writes the word to inject a fault and `ok` to end it:
 
     ok       frames pass through
     stall    read() blocks, as a camera whose driver stops delivering while the device stays open
+    hang     read() blocks for good, even after `ok`: a driver that never returns (every read that
+             entered it stays stuck; new opens read normally once the control says `ok` again)
     freeze   the last image comes back again and again, as OpenCV does after some unplugs
     vanish   reads fail and the device cannot be reopened, as an unplugged USB camera
     bad      broken frames (None, float, 4-channel, empty) mixed with odd valid ones (black, 2x2, grey)
@@ -17,6 +19,7 @@ check costs one stat() per frame.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -24,7 +27,7 @@ import numpy as np
 
 from edge.sources.base import FrameSource, SourceError
 
-MODES = ("ok", "stall", "freeze", "vanish", "bad", "raise")
+MODES = ("ok", "stall", "hang", "freeze", "vanish", "bad", "raise")
 POLL_S = 0.05  # how often a stalled or vanished read looks at the control file again
 
 
@@ -67,6 +70,8 @@ class FaultInjectingSource(FrameSource):
 
     def _grab(self) -> np.ndarray | None:
         mode = self.mode
+        if mode == "hang":
+            threading.Event().wait()  # never set: this read never returns
         while mode == "stall":  # blocks the capture thread, like a driver that never returns the buffer
             time.sleep(POLL_S)
             mode = self.mode

@@ -38,6 +38,10 @@ class CameraWatchdog:
         self.failed_opens = 0
         self.last_fresh = time.monotonic()
         self.reader: LatestFrameReader | None = None
+        # A reader whose read never returned, left behind by a reconnect. At most one is kept: with one
+        # stuck already, a second stuck reader is waited for instead of abandoned, so a driver that never
+        # returns costs one thread and one descriptor, not one per reconnect.
+        self.abandoned: LatestFrameReader | None = None
         self._retired = (0, 0, 0)  # frames captured, dropped and broken reads of readers replaced so far
         self._delay = backoff_s
         self._opened_at = 0.0
@@ -101,6 +105,7 @@ class CameraWatchdog:
     def stats(self) -> dict:
         reader = self.reader
         return {"problem": self.problem, "stalls": self.stalls, "reconnects": self.reconnects,
+                "stuck_readers": int(self.abandoned is not None and self.abandoned.running),
                 "failed_opens": self.failed_opens, "seconds_since_fresh_frame": round(self.seconds_since_fresh, 2),
                 "read_errors": self.read_errors, "repeated_frames": reader.repeated if reader else 0}
 
@@ -146,13 +151,15 @@ class CameraWatchdog:
         return f"no frame for {now - since:.1f} s (stalled or unplugged)"
 
     def _reconnect(self, reason: str, first_try: bool) -> None:
-        assert self.reader is not None
-        self.reader.stop(timeout=0.5)  # a read stuck in the driver is abandoned, not waited for
         while not self._stop.is_set():
             if not first_try:
                 self._back_off()
             first_try = False
             self.beat("reconnect")
+            if not self._let_go_of_reader():
+                self.problem = (f"{reason}; the camera driver has not returned from a read, twice: waiting for it "
+                                "before reopening (the daemon restarts itself if it never does)")
+                continue
             try:
                 reader = LatestFrameReader(self.make_source()).start()
             except Exception as e:  # noqa: BLE001 - any driver error just means "not back yet"
@@ -162,6 +169,21 @@ class CameraWatchdog:
             self.reconnects += 1
             self._use(reader)
             return
+
+    def _let_go_of_reader(self) -> bool:
+        """Stop the current reader; False when its read is stuck and another stuck reader is already
+        abandoned (the current one is then kept, and waited for, rather than left behind too)."""
+        assert self.reader is not None
+        if self.abandoned is not None and not self.abandoned.running:
+            self.abandoned = None  # its read came back at last and its thread ended
+        if self.reader is self.abandoned:  # left behind already; only the reopen failed since
+            return True
+        if self.reader.stop(timeout=0.5):
+            return True
+        if self.abandoned is None:
+            self.abandoned = self.reader
+            return True
+        return False
 
     def _back_off(self) -> None:
         end = time.monotonic() + self._delay
