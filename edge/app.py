@@ -69,6 +69,20 @@ def open_camera(config: EdgeConfig, beat: Heartbeat) -> CameraWatchdog:
         return watched(s.fallback_spec)
 
 
+class CameraGone(Exception):
+    """The camera stayed down past watchdog.camera_give_up_s: in-process reconnects did not bring it back."""
+
+
+def camera_health(camera: CameraWatchdog, failing_after_s: float) -> tuple[str, str] | None:
+    """Degraded while the watchdog reconnects; failing once the outage lasts past `failing_after_s`."""
+    if not camera.problem:
+        return None
+    outage = camera.outage_s
+    if outage > failing_after_s:
+        return "failing", f"{camera.problem} (down for {outage:.0f} s)"
+    return "degraded", camera.problem
+
+
 class Daemon:
     def __init__(self, config: EdgeConfig):
         self.config = config
@@ -88,8 +102,14 @@ class Daemon:
             state.watch("sessions", self.recorder.problem)
             sessions = sessions_blueprint(store, self.recorder, AdviceRules(s.advice))
             w = self.config.web
-            web = WebServer(create_app(state, w, sessions), w.host, w.port, w.threads, w.max_streams,
-                            w.idle_timeout_s)
+            try:
+                web = WebServer(create_app(state, w, sessions), w.host, w.port, w.threads, w.max_streams,
+                                w.idle_timeout_s)
+            except OSError as e:  # the port is taken, or the address is not this machine's
+                print(f"error: cannot listen on {w.host}:{w.port} ({e.strerror or e}): another program, or another "
+                      f"fer-edge, holds it (see `ss -ltnp 'sport = :{w.port}'`); stop it or set web.port "
+                      "(FER_EDGE_PORT)", file=sys.stderr, flush=True)
+                return 2
             web.start()  # first, so that /api/health can say why anything after this fails
             running.callback(web.stop)
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -109,7 +129,7 @@ class Daemon:
             except (ModelLoadError, SourceError) as e:
                 return self.serve_failure(state, e)
             running.callback(camera.stop)
-            state.watch("camera", lambda: ("degraded", camera.problem) if camera.problem else None)
+            state.watch("camera", lambda: camera_health(camera, self.config.watchdog.camera_failing_s))
             state.source = camera.source.describe()
             log.info("source %s, models %s", state.source, ", ".join(m["name"] for m in state.models))
             notify("READY=1")
@@ -125,23 +145,32 @@ class Daemon:
                 log.error("%s; exiting for systemd to restart the daemon", e)
                 state.fail(str(e))
                 return 3
+            except CameraGone as e:
+                print(f"error: {e}", file=sys.stderr, flush=True)
+                state.fail(str(e))
+                return 4
             return 0
 
     def serve_failure(self, state: LiveState, error: Exception) -> int:
-        """Start-up failed: keep answering /api/health with the reason until stopped; no watchdog pings."""
+        """Start-up failed: answer /api/health with the reason for a while (no watchdog pings), then exit
+        non-zero so that systemd tries again after its back-off (systemd/fer-edge.service)."""
         log.error("%s", error)
         print(f"error: {error}", file=sys.stderr, flush=True)
         state.fail(str(error))
         notify(f"READY=1\nSTATUS=failing: {error}")
-        while not self.stopping.wait(1.0):
-            pass
+        self.stopping.wait(self.config.watchdog.failed_start_exit_s)
         return 2
 
     def loop(self, pipeline: Pipeline, camera: CameraWatchdog, state: LiveState, heartbeat: Heartbeat) -> None:
         crashes = CrashBudget("pipeline", self.config.watchdog.stage_failures_limit)
+        give_up = self.config.watchdog.camera_give_up_s
         while not self.stopping.is_set():
             heartbeat.beat("waiting for a frame")  # camera problems are the camera watchdog's, not a hang
             frame = camera.get(timeout=1.0)
+            if camera.outage_s > give_up:  # also a frozen camera, whose repeated frames keep coming
+                raise CameraGone(f"the camera has been down for {camera.outage_s:.0f} s ({camera.problem}); "
+                                 f"exiting for systemd to restart the daemon (watchdog.camera_give_up_s = "
+                                 f"{give_up:g})")
             if frame is None:
                 if camera.ended:
                     break

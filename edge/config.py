@@ -198,12 +198,23 @@ class WatchdogConfig(Strict):
                                     "before the daemon counts as hung and stops its systemd watchdog pings")
     stage_failures_limit: int = Field(100, ge=1, description="frames in a row a pipeline stage may fail (raise) "
                                       "before the daemon exits for systemd to restart it")
+    camera_failing_s: float = Field(30.0, gt=0, description="seconds the camera may be down (reconnecting) while "
+                                    "health says degraded; after that it says failing")
+    camera_give_up_s: float = Field(300.0, gt=0, description="seconds the camera may be down before the daemon "
+                                    "exits (status 4) for systemd to restart it: a fresh process re-probes the "
+                                    "device and frees a driver that never returned")
+    failed_start_exit_s: float = Field(120.0, ge=0, description="after a failed start-up (models, source), "
+                                       "/api/health says why for this long, then the daemon exits (status 2) for "
+                                       "systemd to try again; 120 s x 5 tries stays under the unit's start limit")
 
     @model_validator(mode="after")
     def _consistent(self) -> WatchdogConfig:
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError(f"reconnect_max_s ({self.reconnect_max_s}) is below reconnect_min_s "
                              f"({self.reconnect_min_s})")
+        if self.camera_give_up_s < self.camera_failing_s:
+            raise ValueError(f"camera_give_up_s ({self.camera_give_up_s}) is below camera_failing_s "
+                             f"({self.camera_failing_s})")
         return self
 
 

@@ -24,14 +24,15 @@ def get(url, timeout=5):
 
 
 class Daemon:
-    def __init__(self, tmp_path, source, models_dir=MODELS, fallback=None, preview=False):
+    def __init__(self, tmp_path, source, models_dir=MODELS, fallback=None, preview=False, watchdog=""):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = tmp_path / "edge.toml"
         config.write_text(f'[source]\nspec = "{source}"\n' + (f'fallback_spec = "{fallback}"\n' if fallback else "") +
                           f'[models]\ndir = "{models_dir}"\n[web]\nport = {self.port}\n'
                           f'preview = {str(preview).lower()}\n'
-                          f'[sessions]\ndb_path = "{tmp_path}/sessions.db"\n')
+                          f'[sessions]\ndb_path = "{tmp_path}/sessions.db"\n' +
+                          (f"[watchdog]\n{watchdog}\n" if watchdog else ""))
         env = {k: v for k, v in os.environ.items() if not k.startswith("FER_EDGE_")}
         self.proc = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(config)], cwd=ROOT,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -152,6 +153,37 @@ def test_unopenable_video_fails_clearly_or_falls_back(shared_data, tmp_path):
         assert status["counters"]["processed"] > 0 and "pyfeat_single_face_talking" in status["source"]
     finally:
         assert daemon.stop() == 0
+
+
+def test_a_failed_start_says_why_in_one_line_and_exits_non_zero_for_systemd(tmp_path):
+    images = tmp_path / "stills"
+    images.mkdir()
+    (images / "a.jpg").write_text("not an image")  # a folder of unreadable images used to exit 0, silently
+    daemon = Daemon(tmp_path, images, watchdog="failed_start_exit_s = 2")
+    try:
+        code, health = daemon.wait_for_health("failing")
+        assert code == 503 and "none of its 1 files is an image" in health["reasons"][0]
+        assert daemon.proc.wait(timeout=20) == 2  # on its own: Restart=on-failure tries again
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.stop()
+    errors = [line for line in daemon.proc.stderr.read().splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "a.jpg" in errors[0] and "replace them" in errors[0]
+
+
+def test_a_busy_port_is_one_clear_line_not_a_traceback(tmp_path):
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "edge.toml"
+        config.write_text(f'[web]\nport = {port}\n[sessions]\ndb_path = "{tmp_path}/sessions.db"\n')
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FER_EDGE_")}
+        done = subprocess.run([sys.executable, "-m", "edge", "run", "--config", str(config)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"error: cannot listen on 127.0.0.1:{port}" in done.stderr and "set web.port" in done.stderr
 
 
 def test_invalid_config_names_the_key(tmp_path):

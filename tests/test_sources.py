@@ -146,9 +146,8 @@ def test_folder_skips_unreadable_file(folder: Path) -> None:
     with ImageFolderSource(folder, loop=True) as source:
         frames = [source.read() for _ in range(8)]
     assert all(f is not None for f in frames)
-    assert source.read_errors == 2  # the bad file, once per pass
-    assert source.unreadable == {folder / "img01b.png"}
-    assert source.last_read_error
+    assert source.unreadable == {folder / "img01b.png"}  # named at open (its header), then left out
+    assert source.read_errors == 0 and folder / "img01b.png" not in source.files
 
 
 def test_folder_without_images_is_an_error(tmp_path: Path) -> None:
@@ -310,3 +309,39 @@ def test_v4l2_keeps_going_over_broken_frames(tmp_path: Path, monkeypatch: pytest
         assert source.read_errors == 2
         with pytest.raises(SourceError, match="broken frames in a row"):
             source.read()
+
+
+def test_a_truncated_video_says_so(tmp_path, caplog):
+    from edge.sources.video import VideoFileSource
+    demo = Path(__file__).resolve().parents[1] / "media/demo.mp4"
+    cut = tmp_path / "cut.mp4"
+    data = demo.read_bytes()
+    cut.write_bytes(data[:int(len(data) * 0.9)])  # an interrupted copy: the header still lists every frame
+    source = VideoFileSource(cut, realtime=False)
+    source.open()
+    frames = 0
+    with caplog.at_level("WARNING"):
+        while source.read() is not None:
+            frames += 1
+    assert 0 < frames < source.frame_count and source.truncated_at == frames
+    assert f"ended after {frames} of the {source.frame_count} frames" in caplog.text and "truncated" in caplog.text
+    assert "truncated: ends after" in source.describe()
+    whole = VideoFileSource(demo, realtime=False)
+    whole.open()
+    while whole.read() is not None:
+        pass
+    assert whole.truncated_at is None
+
+
+def test_an_image_folder_names_what_it_skips_and_refuses_when_nothing_is_readable(tmp_path, caplog):
+    from edge.sources.folder import ImageFolderSource
+    (tmp_path / "notes.jpg").write_text("not an image")
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(SourceError, match=r"none of its 2 files is an image OpenCV can read \(empty.png, notes.jpg\)"):
+        ImageFolderSource(tmp_path).open()
+    cv2.imwrite(str(tmp_path / "face.png"), np.zeros((8, 8, 3), np.uint8))
+    source = ImageFolderSource(tmp_path)
+    with caplog.at_level("WARNING"):
+        source.open()
+    assert [p.name for p in source.files] == ["face.png"]
+    assert "skipping 2 file(s) that are not readable images: empty.png, notes.jpg" in caplog.text

@@ -1,6 +1,7 @@
 """A folder of still images, played like a video: for demos, tests and replaying captured stills."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cv2
@@ -10,6 +11,12 @@ from edge.sources.base import FrameSource, SourceError
 from edge.sources.pacing import Pacer
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+log = logging.getLogger("edge.source")
+
+
+def named(paths: list[Path], most: int = 5) -> str:
+    names = ", ".join(p.name for p in paths[:most])
+    return names + (f" and {len(paths) - most} more" if len(paths) > most else "")
 
 
 class ImageFolderSource(FrameSource):
@@ -35,10 +42,20 @@ class ImageFolderSource(FrameSource):
     def _open(self) -> None:
         if not self.path.is_dir():
             raise SourceError(f"no image folder at {self.path}: check the path")
-        self.files = sorted(p for p in self.path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        if not self.files:
+        candidates = sorted(p for p in self.path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not candidates:
             raise SourceError(f"image folder {self.path} has no {'/'.join(IMAGE_SUFFIXES)} files; "
                               "put images there or give a video file instead")
+        # the header check reads a few bytes: a text file named .jpg is skipped here, not found frame by frame
+        self.files = [p for p in candidates if cv2.haveImageReader(str(p))]
+        skipped = [p for p in candidates if p not in set(self.files)]
+        if not self.files:
+            raise SourceError(f"image folder {self.path}: none of its {len(candidates)} files is an image OpenCV "
+                              f"can read ({named(skipped)}); replace them with real JPEG/PNG/BMP images")
+        if skipped:
+            log.warning("image folder %s: skipping %d file(s) that are not readable images: %s", self.path,
+                        len(skipped), named(skipped))
+            self.unreadable.update(skipped)
         self._position = 0
         self._good_in_pass = 0
         self._pacer = Pacer(self.fps)

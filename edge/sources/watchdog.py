@@ -33,6 +33,7 @@ class CameraWatchdog:
         self.backoff_s, self.backoff_max_s, self.fresh_to_recover = backoff_s, backoff_max_s, fresh_to_recover
         self.check_every_s, self.beat = check_every_s, beat
         self.problem: str | None = None  # why frames are not flowing, while they are not
+        self.problem_since: float | None = None  # monotonic time the current outage began
         self.stalls = 0  # incidents: times the camera went from healthy to not
         self.reconnects = 0  # readers replaced on a newly opened source
         self.failed_opens = 0
@@ -78,6 +79,11 @@ class CameraWatchdog:
     def read_errors(self) -> int:
         """Broken frames the sources rejected (see FrameSource.read), over every reader so far."""
         return self._retired[2] + (self.reader.source.read_errors if self.reader else 0)
+
+    @property
+    def outage_s(self) -> float:
+        """How long the camera has been down (0 while frames flow)."""
+        return 0.0 if self.problem_since is None else time.monotonic() - self.problem_since
 
     @property
     def seconds_since_fresh(self) -> float:
@@ -128,11 +134,13 @@ class CameraWatchdog:
             if problem is None:
                 if self.problem and reader.fresh >= self.fresh_to_recover:
                     log.info("camera recovered: %s", self.source.describe())
-                    self.problem, self._delay = None, self.backoff_s
+                    self.problem, self.problem_since, self._delay = None, None, self.backoff_s
                 continue
             first_try = self.problem is None
             if first_try:
                 self.stalls += 1
+                # the outage a user sees began with the last fresh frame, not when it was noticed
+                self.problem_since = min(time.monotonic(), reader.last_fresh or self._opened_at)
                 log.warning("camera problem: %s; reconnecting", problem)
             self.problem = problem
             self._reconnect(problem, first_try)
