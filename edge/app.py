@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 
 import cv2
 
@@ -20,7 +21,7 @@ from edge.monitoring.monitor import Monitor
 from edge.pipeline import Pipeline, PipelineSettings
 from edge.sd_notify import notify, watchdog_interval_s
 from edge.sessions.advice import AdviceRules
-from edge.sessions.api import sessions_blueprint
+from edge.sessions.api import NotReady, sessions_blueprint
 from edge.sessions.recorder import SessionRecorder
 from edge.sessions.store import SessionStore
 from edge.sources import CameraWatchdog, SourceError, make_source
@@ -83,6 +84,28 @@ def camera_health(camera: CameraWatchdog, failing_after_s: float) -> tuple[str, 
     return "degraded", camera.problem
 
 
+STAFF_HINT = "see the dashboard's health, or run `python -m edge check`"
+FIRST_FRAME_WAIT_S = 10.0  # a Start pressed while the daemon still starts waits for its first picture
+
+
+def kiosk_ready(state: LiveState) -> None:
+    """Raises NotReady while a practice session would record nothing: the candidate is told in plain words,
+    staff what to look at (the kiosk shows both)."""
+    if state.fatal:
+        raise NotReady("The booth is not working right now. Please ask a member of staff for help.",
+                       f"the daemon failed: {state.fatal}; {STAFF_HINT}")
+    camera = next((r for r in state.health().reasons if r.startswith("camera:")), None)
+    if camera:
+        raise NotReady("The camera is not working right now, so your practice could not be recorded. Please ask "
+                       "a member of staff for help.", f"{camera}; {STAFF_HINT}")
+    deadline = time.monotonic() + FIRST_FRAME_WAIT_S
+    while state.latest is None and not state.fatal and time.monotonic() < deadline:
+        state.wait_for_change(state.version, deadline - time.monotonic())
+    if state.latest is None:
+        raise NotReady("The camera has not sent a picture yet. Please wait a moment and press Start again.",
+                       f"no frame processed since the daemon started; {STAFF_HINT}")
+
+
 class Daemon:
     def __init__(self, config: EdgeConfig):
         self.config = config
@@ -100,7 +123,7 @@ class Daemon:
             self.recorder = SessionRecorder(store, retention_days=s.retention_days)
             running.callback(self.recorder.close)
             state.watch("sessions", self.recorder.problem)
-            sessions = sessions_blueprint(store, self.recorder, AdviceRules(s.advice))
+            sessions = sessions_blueprint(store, self.recorder, AdviceRules(s.advice), lambda: kiosk_ready(state))
             w = self.config.web
             try:
                 web = WebServer(create_app(state, w, sessions), w.host, w.port, w.threads, w.max_streams,

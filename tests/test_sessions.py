@@ -89,6 +89,7 @@ def test_a_session_through_the_api(booth):
     assert q2["changes"]["dominant_changes"] == 1
     assert [d["expression"] for d in q2["dominant"]] == ["fear", "angry"]
     assert done["summary"]["overall"]["duration_s"] == 12 and len(done["summary"]["overall"]["timeline"]) == 12
+    assert done["summary"]["missing_s"] == 0  # a frame every second: nothing missing
     tense = [t for t in done["advice"] if t["rule"] == "tense" and t["segment"] == 1]
     assert tense and tense[0]["figure"] == 1.0 and "During question 2" in tense[0]["text"]
     assert "100 %" in tense[0]["text"]
@@ -115,6 +116,34 @@ def test_a_session_through_the_api(booth):
     assert client.get(f"/api/sessions/{sid}").status_code == 404
     assert client.delete(f"/api/sessions/{sid}").status_code == 404
     assert client.get("/api/sessions").get_json() == []
+
+
+def test_a_session_does_not_start_while_the_camera_is_down_and_one_that_lost_it_says_so(tmp_path):
+    from edge.sessions.api import NotReady
+    clock = FakeClock()
+    store = SessionStore(tmp_path / "sessions.db", retention_days=30, clock=clock)
+    recorder = SessionRecorder(store, retention_days=30, clock=clock, monotonic=clock)
+    problem = ["camera: no frame for 4.0 s (stalled or unplugged)"]
+
+    def ready():
+        if problem:
+            raise NotReady("The camera is not working right now. Please ask a member of staff for help.", problem[0])
+    app = Flask(__name__)
+    app.register_blueprint(sessions_blueprint(store, recorder, AdviceRules(), ready))
+    client = app.test_client()
+    r = client.post("/api/sessions", json={})
+    assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+    assert r.get_json() == {"error": "The camera is not working right now. Please ask a member of staff for help.",
+                            "staff": problem[0]}
+    assert recorder.live()["recording"] is False and store.list(10) == []  # nothing recorded, nothing stored
+    problem.clear()
+    sid = client.post("/api/sessions", json={}).get_json()["id"]
+    feed(recorder, clock, 4, "happy")
+    clock.t += 6  # the camera stops midway: six seconds without a processed frame
+    feed(recorder, clock, 2, "happy")
+    done = client.post(f"/api/sessions/{sid}/stop").get_json()
+    assert done["summary"]["overall"]["duration_s"] == 6 and done["summary"]["missing_s"] == 6
+    store.close()
 
 
 def test_questions_without_a_list_are_numbered(booth):

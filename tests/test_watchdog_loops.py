@@ -80,3 +80,23 @@ def test_health_takes_the_worst_check_and_names_the_component() -> None:
     assert health.status == "failing"
     assert health.reasons[:2] == ["camera: no frame for 2.1 s (stalled or unplugged)",
                                   "watchdog: inference loop stuck in 'pipeline' for 12.0 s (deadline 10 s)"]
+
+
+def test_the_kiosk_waits_for_a_first_picture_and_refuses_with_a_dead_camera(monkeypatch):
+    import edge.app as app
+    from edge.pipeline import FrameResult
+    from edge.sessions.api import NotReady
+    monkeypatch.setattr(app, "FIRST_FRAME_WAIT_S", 0.3)
+    state = LiveState()
+    with pytest.raises(NotReady, match="has not sent a picture yet") as e:
+        app.kiosk_ready(state)
+    assert "no frame processed" in e.value.staff
+    threading.Timer(0.1, lambda: state.record(FrameResult(0, 0.0, 64, 48, [], None), 1, 0)).start()
+    app.kiosk_ready(state)  # the first frame arrived while it waited
+    state.watch("camera", lambda: ("degraded", "no frame for 3.0 s (stalled or unplugged)"))
+    with pytest.raises(NotReady, match="camera is not working") as e:
+        app.kiosk_ready(state)
+    assert "camera: no frame for 3.0 s" in e.value.staff and "python -m edge check" in e.value.staff
+    state.fail("models: sha256 mismatch")
+    with pytest.raises(NotReady, match="not working right now"):
+        app.kiosk_ready(state)

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -27,9 +28,17 @@ DEFAULT_LIMIT, MAX_LIMIT = 20, 200
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, staff: str | None = None):
         super().__init__(message)
-        self.status = status
+        self.status, self.staff = status, staff
+
+
+class NotReady(Exception):
+    """Why a practice session cannot start now: `candidate` in plain words, `staff` what to check."""
+
+    def __init__(self, candidate: str, staff: str):
+        super().__init__(candidate)
+        self.candidate, self.staff = candidate, staff
 
 
 class _Body(BaseModel):
@@ -93,7 +102,9 @@ class SessionIdConverter(BaseConverter):
     regex = r"(?!live$)[^/]+"
 
 
-def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: AdviceRules) -> Blueprint:
+def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: AdviceRules,
+                       ready: Callable[[], None] = lambda: None) -> Blueprint:
+    """`ready()` raises NotReady while a session would record nothing (no camera picture yet, camera down)."""
     bp = Blueprint("sessions", __name__, url_prefix="/api")
     # before the routes: a converter must be known when the rules that use it are added
     bp.record_once(lambda setup: setup.app.url_map.converters.setdefault("session", SessionIdConverter))
@@ -113,6 +124,10 @@ def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: A
     def api_error(e: ApiError):
         return jsonify({"error": str(e)}), e.status
 
+    @bp.errorhandler(NotReady)
+    def not_ready(e: NotReady):
+        return jsonify({"error": e.candidate, "staff": e.staff}), 503, {"Retry-After": "5"}
+
     @bp.errorhandler(SessionBusy)
     @bp.errorhandler(NotRecording)
     def conflict(e: Exception):
@@ -125,6 +140,7 @@ def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: A
     @bp.post("/sessions")
     def start():
         body = _parse(StartRequest)
+        ready()
         session = recorder.start((body.alias or "").strip() or None, [q.strip() for q in body.questions or []])
         return jsonify(detail(session)), 201
 

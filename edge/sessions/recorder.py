@@ -91,6 +91,9 @@ class SessionRecorder:
             self._write(session["id"], self._acc.flush())
             segments = self.store.get(session["id"])["segments"]
             summary = summarize(self.store.timeline(session["id"]), segments)
+            # seconds of the session with no processed frame: the camera (or the pipeline) was down, and the
+            # figures cover less than the candidate spoke; the summary says so rather than hiding it
+            summary["missing_s"] = max(0, int(self._now() - session["started_at"] + 0.5) - summary["overall"]["duration_s"])
             self._stored(self.store.finish, session["id"], summary, self._now())
             return self.store.get(session["id"])
 

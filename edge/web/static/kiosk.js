@@ -53,6 +53,7 @@ async function api(method, path, body) {
   if (!response.ok) {
     const error = new Error((data && data.error) || `${response.status} ${response.statusText}`);
     error.status = response.status;
+    error.staff = data && data.staff; // what staff should check, beside the candidate's words
     throw error;
   }
   return data;
@@ -142,7 +143,7 @@ async function start(event) {
     startRecording(detail, 0);
   } catch (e) {
     showError(e.status === 409 ? "Another practice session is still running on this booth. Please wait a moment."
-      : `Could not start: ${e.message}`);
+      : e.status === 503 && e.staff ? `${e.message} (For staff: ${e.staff}.)` : `Could not start: ${e.message}`);
   } finally {
     $("start").disabled = false;
   }
@@ -266,8 +267,16 @@ function renderSummary(detail) {
   const started = new Date(detail.started_at * 1000);
   $("summary-title").textContent = detail.alias ? `${detail.alias}'s practice session` : "Your practice session";
   $("summary-meta").textContent = `${started.toLocaleString()} · ${Math.round(detail.duration_s)} s`;
-  $("summary-warning").hidden = !detail.recording_error;
-  $("summary-warning").textContent = detail.recording_error ? `Part of the session was not recorded: ${detail.recording_error}` : "";
+  const missing = detail.summary.missing_s || 0;
+  const warnings = [];
+  if (detail.recording_error) warnings.push(`Part of the session was not recorded: ${detail.recording_error}`);
+  if (detail.summary.overall.duration_s === 0) {
+    warnings.push("The camera gave no picture during this session, so there is nothing to show. Please ask a member of staff.");
+  } else if (missing >= 3) {
+    warnings.push(`The camera gave no picture for ${missing} s of this session: those seconds are missing from these figures.`);
+  }
+  $("summary-warning").hidden = warnings.length === 0;
+  $("summary-warning").textContent = warnings.join(" ");
   legend();
   const general = detail.advice.filter((t) => t.segment === null);
   $("general-tips").replaceChildren(...(general.length ? [el("h3", "", "Across the session"), tipsList(general)] : []));
