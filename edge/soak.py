@@ -1,21 +1,27 @@
-"""Run the real daemon for a while, optionally injecting faults, and measure it from outside: CPU share,
-resident memory over time, start-to-first-result, frames processed and dropped, errors, and for every
-injected fault how long the daemon took to notice it and to recover once the fault ended.
+"""Run the real daemon for a while, optionally injecting faults, and measure it from outside as a user
+would see it: CPU share, resident memory (raw first-to-last and peak beside the trend), threads and open
+files over time, start-to-first-result, frames processed, dropped and never captured, errors, and for every
+injected fault the outage from the moment it began until frames flow again.
 
     python -m edge.soak --source VIDEO [--seconds 60] [--config FILE] [--json] [--out FILE]
-                        [--faults stall,freeze,vanish,raise,bad,api] [--fault-every 20] [--fault-length 5]
+                        [--faults stall,hang,freeze,vanish,raise,bad,api] [--fault-every 20] [--fault-length 5]
+                        [--streams 10]
 
 Camera faults go through the fault-injecting source (edge/sources/faults.py): the daemon reads
 `faults:CONTROL:VIDEO` and the soak writes the fault's name into CONTROL, then `ok` after
---fault-length seconds; they are injected in turn, one every --fault-every seconds. `api` adds a local
-client that keeps reading status, health and metrics and runs a kiosk session every few seconds.
-A fault counts as recovered when the daemon noticed it while it lasted (/api/health named the camera;
-for `bad`, the source's broken-frame counter rose) and, within RECOVER_LIMIT_S of its end, /api/health
-no longer names the camera and the processed-frame counter moves again. A fault must last longer than
-the watchdog's stall_s (2 s by default) to be noticed.
+--fault-length seconds; they are injected in turn, one every --fault-every seconds. `hang` is a driver
+read that never returns, even after `ok`: the daemon cannot fix it in-process and exits after
+watchdog.camera_give_up_s; the soak then restarts it as systemd would (RestartSec) and counts the outage
+until the new process serves frames. `bad` sends broken frames that the source must reject: it is not an
+outage, and is reported as frames rejected with health left ok, never as "recovered". `api` adds three
+local clients that keep reading status, health and metrics and run kiosk sessions, and --streams open
+event streams (dashboards) for the whole run.
+A fault counts as recovered when /api/health named the camera while it lasted and, within
+RECOVER_LIMIT_S of its end, no longer does and the processed-frame counter moves again.
 
-CPU and memory are read from /proc/<pid> (Linux), so the figures are the daemon's own, whatever else
-the machine is doing. The daemon's log goes to a file in a temporary folder, scanned for tracebacks.
+CPU, memory, threads and descriptors are read from /proc/<pid> (Linux), so the figures are the daemon's
+own, whatever else the machine is doing. The daemon's log goes to a file in a temporary folder, scanned
+for tracebacks.
 """
 from __future__ import annotations
 
@@ -35,8 +41,9 @@ from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-CAMERA_FAULTS = ("stall", "freeze", "vanish", "raise", "bad")
+CAMERA_FAULTS = ("stall", "hang", "freeze", "vanish", "raise", "bad")
 RECOVER_LIMIT_S = 5.0  # the target: frames and a healthy camera again this soon after the source returns
+RESTART_SEC = 5.0  # systemd/fer-edge.service's RestartSec: the pause before a daemon that exited is started again
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -47,6 +54,12 @@ def cpu_seconds(pid: int) -> float:
 
 def rss_mb(pid: int) -> float:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / 2**20
+
+
+def threads_and_fds(pid: int) -> tuple[int, int]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    threads = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
+    return threads, len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def free_port() -> int:
@@ -132,12 +145,14 @@ class DaemonProcess:
 
 
 class ApiLoad(threading.Thread):
-    """A local client: status, health, metrics and session listing in turn, and a kiosk session every few s."""
+    """A local client: status, health, metrics and session listing in turn, and (`sessions`) a kiosk session
+    every few s. A session refused while the camera is down (503 with the reason) is counted as refused, not
+    as a failure: that is the kiosk doing its job."""
 
-    def __init__(self, daemon: DaemonProcess, session_every_s: float = 8.0) -> None:
+    def __init__(self, daemon: DaemonProcess, session_every_s: float = 8.0, sessions: bool = True) -> None:
         super().__init__(name="api-load", daemon=True)
-        self.daemon, self.session_every_s = daemon, session_every_s
-        self.requests, self.failures, self.sessions = 0, [], 0
+        self.daemon, self.session_every_s, self.run_sessions = daemon, session_every_s, sessions
+        self.requests, self.failures, self.sessions, self.refused = 0, [], 0, 0
         self.latencies: list[float] = []
         self.halt = threading.Event()
 
@@ -147,7 +162,9 @@ class ApiLoad(threading.Thread):
         self.latencies.append(time.monotonic() - start)
         self.requests += 1
         # 503 from /api/health is an answer (the daemon says it is failing), not a failed request
-        if code != expect and not (path == "/api/health" and code == 503):
+        if code == 503 and method == "POST" and path == "/api/sessions":
+            self.refused += 1
+        elif code != expect and not (path == "/api/health" and code == 503):
             self.failures.append(f"{method} {path}: {code} {str(result)[:200]}")
         return result
 
@@ -156,7 +173,7 @@ class ApiLoad(threading.Thread):
         while not self.halt.wait(0.1):
             for path in ("/api/status", "/api/health", "/metrics", "/api/sessions"):
                 self.call("GET", path)
-            if time.monotonic() >= next_session:
+            if self.run_sessions and time.monotonic() >= next_session:
                 next_session = time.monotonic() + self.session_every_s
                 session = self.call("POST", "/api/sessions", {"alias": "soak", "questions": ["One?", "Two?"]},
                                     expect=201)
@@ -170,7 +187,7 @@ class ApiLoad(threading.Thread):
         ordered = sorted(self.latencies)
         p95 = ordered[int(0.95 * (len(ordered) - 1))] * 1000 if ordered else None
         return {"requests": self.requests, "failed": len(self.failures), "failures": self.failures[:20],
-                "sessions_finished": self.sessions, "latency_p95_ms": None if p95 is None else round(p95, 1)}
+                "sessions_finished": self.sessions, "sessions_refused_camera_down": self.refused, "latency_p95_ms": None if p95 is None else round(p95, 1)}
 
 
 def camera_problem(health: dict | None) -> str | None:
@@ -178,34 +195,64 @@ def camera_problem(health: dict | None) -> str | None:
     return next((r for r in reasons if r.startswith("camera:")), None)
 
 
-def inject(daemon: DaemonProcess, control: Path, kind: str, length_s: float) -> dict:
-    """One camera fault: write it, watch /api/health notice it, end it, time the recovery."""
+def counters(daemon: DaemonProcess) -> dict:
+    return (daemon.status() or {}).get("counters") or {}
+
+
+def inject(daemon: DaemonProcess, control: Path, kind: str, length_s: float, give_up_s: float) -> dict:
+    """One camera fault: write it, end it after `length_s`, and time the outage a user sees, from the moment
+    the fault began until /api/health no longer names the camera and frames are processed again. Frames the
+    pipeline did not process meanwhile (at the frame rate it had just before) are counted as lost; a frozen
+    camera's repeated images are processed, so they show in the outage, not in the frames lost."""
     before = daemon.status() or {}
+    fps = before.get("fps") or 0.0
     read_errors = (before.get("camera") or {}).get("read_errors", 0)
+    processed0 = (before.get("counters") or {}).get("processed", 0)
     control.write_text(kind)
-    start, detected = time.monotonic(), None
+    start, detected, health_left_ok = time.monotonic(), None, False
     while time.monotonic() - start < length_s:
+        status = daemon.status() or {}
+        health_left_ok = health_left_ok or (status.get("health") or {}).get("status", "ok") != "ok"
         if detected is None:
-            status = daemon.status() or {}
             noticed = (camera_problem(status.get("health")) if kind != "bad"
                        else (status.get("camera") or {}).get("read_errors", 0) > read_errors)
             if noticed:
                 detected = time.monotonic() - start
         time.sleep(0.1)
     control.write_text("ok")
-    ended = time.monotonic()
-    processed = ((daemon.status() or {}).get("counters") or {}).get("processed", 0)
-    recovered = None
-    while time.monotonic() - ended < 3 * RECOVER_LIMIT_S:
+    ended, restarted = time.monotonic(), None
+    if kind == "hang":  # nothing in-process can free the stuck reads: the daemon gives up, systemd restarts it
+        assert daemon.proc is not None
+        try:
+            exit_code = daemon.proc.wait(timeout=give_up_s + 30)
+        except subprocess.TimeoutExpired:
+            exit_code = None
+        if exit_code is not None:
+            time.sleep(RESTART_SEC)
+            daemon.start()
+            restarted = {"exit_code": exit_code, "after_s": round(time.monotonic() - start, 1)}
+    recovered, processed_mark, processed = None, counters(daemon).get("processed", 0), 0
+    while time.monotonic() - ended < 3 * RECOVER_LIMIT_S + (60 if restarted else 0):
         status = daemon.status() or {}
-        if status and not camera_problem(status.get("health")) and status["counters"]["processed"] > processed:
-            recovered = time.monotonic() - ended
+        processed = (status.get("counters") or {}).get("processed", 0)
+        if status and not camera_problem(status.get("health")) and processed > processed_mark:
+            recovered = time.monotonic()
             break
         time.sleep(0.05)
-    return {"kind": kind, "length_s": length_s,
-            "detected_after_s": None if detected is None else round(detected, 2),
-            "recovered_after_s": None if recovered is None else round(recovered, 2),
-            "recovered": detected is not None and recovered is not None and recovered <= RECOVER_LIMIT_S}
+    # frames the camera would have given from the fault's start to recovery, less those processed (a
+    # restarted daemon's counter starts again at 0)
+    got = processed - (0 if restarted else processed0)
+    lost = max(0, round(fps * ((recovered or time.monotonic()) - start)) - got)
+    event = {"kind": kind, "length_s": length_s, "detected_after_s": None if detected is None else round(detected, 2),
+             "frames_lost": lost, "health_left_ok": health_left_ok}
+    if kind == "bad":  # broken frames rejected; not an outage, so never "recovered"
+        rejected = ((daemon.status() or {}).get("camera") or {}).get("read_errors", 0) - read_errors
+        return {**event, "outage": False, "frames_rejected": rejected, "survived": daemon.proc.poll() is None}
+    return {**event, "outage": True, "restarted": restarted,
+            "outage_s": None if recovered is None else round(recovered - start, 2),
+            "recovered_after_end_s": None if recovered is None else round(recovered - ended, 2),
+            "recovered": detected is not None and recovered is not None and
+            (restarted is not None or recovered - ended <= RECOVER_LIMIT_S)}
 
 
 def log_findings(text: str) -> dict:
@@ -215,25 +262,63 @@ def log_findings(text: str) -> dict:
 
 
 def soak(source: str, seconds: float, config: Path | None = None, faults: tuple[str, ...] = (),
-         fault_every_s: float = 20.0, fault_length_s: float = 5.0, workdir: Path | None = None) -> dict:
+         fault_every_s: float = 20.0, fault_length_s: float = 5.0, streams: int = 0,
+         workdir: Path | None = None) -> dict:
+    from edge.config import load_config
     with tempfile.TemporaryDirectory(prefix="fer-soak-") as tmp:
         work = Path(workdir or tmp)
         control = work / "faults"
         camera_faults = [f for f in faults if f in CAMERA_FAULTS]
         spec = f"faults:{control}:{source}" if camera_faults else source
         text = Path(config).read_text() if config else ""
+        give_up_s = load_config(config).watchdog.camera_give_up_s if config else load_config(None).watchdog.camera_give_up_s
         source = str(Path(source).resolve()) if Path(source).exists() else source  # the daemon runs in ROOT
         daemon = DaemonProcess(work, spec, text).start()
         try:
-            return measure(daemon, control, source, seconds, camera_faults, "api" in faults, fault_every_s,
-                           fault_length_s)
+            return measure(daemon, control, source, seconds, camera_faults, "api" in faults, streams, fault_every_s,
+                           fault_length_s, give_up_s)
         finally:
             if daemon.proc and daemon.proc.poll() is None:
                 daemon.kill()
 
 
+class Sampler(threading.Thread):
+    """Once a second: the daemon's resident memory, threads and open files, and its CPU seconds (summed over
+    restarts, so a restarted daemon's time is not lost)."""
+
+    def __init__(self, daemon: DaemonProcess, t0: float):
+        super().__init__(name="sampler", daemon=True)
+        self.daemon, self.t0 = daemon, t0
+        self.rows: list[tuple[float, float, int, int]] = []  # (s, rss MB, threads, fds)
+        self.cpu_before_restarts, self._last = 0.0, (None, 0.0)
+        self.halt = threading.Event()
+
+    def cpu(self) -> float:
+        pid, last = self._last
+        return self.cpu_before_restarts + last
+
+    def run(self) -> None:
+        while not self.halt.wait(1.0):
+            proc = self.daemon.proc
+            try:
+                pid = proc.pid
+                cpu, rss = cpu_seconds(pid), rss_mb(pid)
+                threads, fds = threads_and_fds(pid)
+            except (OSError, StopIteration, ValueError):
+                continue  # exited, or between a restart's exit and start
+            if self._last[0] not in (None, pid):
+                self.cpu_before_restarts += self._last[1]
+            self._last = (pid, cpu)
+            self.rows.append((round(time.monotonic() - self.t0, 1), round(rss, 1), threads, fds))
+
+
+def spread(values: list[float]) -> dict:
+    return {"first": values[0], "last": values[-1], "min": min(values), "max": max(values)} if values else {}
+
+
 def measure(daemon: DaemonProcess, control: Path, source: str, seconds: float, camera_faults: list[str],
-            api: bool, fault_every_s: float, fault_length_s: float) -> dict:
+            api: bool, streams: int, fault_every_s: float, fault_length_s: float, give_up_s: float) -> dict:
+    from edge.loadtest import StreamClient
     assert daemon.proc is not None
     first_result = None
     while first_result is None and time.monotonic() - daemon.started < 60:
@@ -243,58 +328,75 @@ def measure(daemon: DaemonProcess, control: Path, source: str, seconds: float, c
         time.sleep(0.05)
     if first_result is None:
         raise SystemExit(f"no result within 60 s: {daemon.log_tail()}")
-    load = ApiLoad(daemon) if api else None
-    if load:
-        load.start()
-    t0, cpu0, pid = time.monotonic(), cpu_seconds(daemon.proc.pid), daemon.proc.pid
-    processed0 = (daemon.status() or {}).get("counters", {}).get("processed", 0)
-    memory: list[tuple[float, float]] = []
-    sampler_halt = threading.Event()
-
-    def sample() -> None:
-        while not sampler_halt.wait(1.0):
-            memory.append((round(time.monotonic() - t0, 1), round(rss_mb(pid), 1)))
-    sampler = threading.Thread(target=sample, daemon=True)
+    # one kiosk (one candidate at a time) and two dashboards reading
+    loads = [ApiLoad(daemon, sessions=i == 0) for i in range(3)] if api else []
+    viewers = [StreamClient("127.0.0.1", daemon.port, daemon.token) for _ in range(streams)]
+    for worker in (*loads, *viewers):
+        worker.start()
+    t0 = time.monotonic()
+    sampler = Sampler(daemon, t0)
     sampler.start()
+    processed0 = counters(daemon).get("processed", 0)
     injected, k = [], 0
     while time.monotonic() - t0 < seconds:
         due = t0 + (k + 1) * fault_every_s
         if camera_faults and due + fault_length_s + RECOVER_LIMIT_S < t0 + seconds:
             time.sleep(max(0.0, due - time.monotonic()))
-            injected.append(inject(daemon, control, camera_faults[k % len(camera_faults)], fault_length_s))
+            injected.append(inject(daemon, control, camera_faults[k % len(camera_faults)], fault_length_s, give_up_s))
             k += 1
         else:
             time.sleep(min(1.0, max(0.0, t0 + seconds - time.monotonic())))
     elapsed = time.monotonic() - t0
-    cpu = (cpu_seconds(pid) - cpu0) / elapsed
-    if load:
+    for load in loads:
         load.halt.set()
         load.join(15)
-    sampler_halt.set()
+    for viewer in viewers:
+        viewer.stop()
+    sampler.halt.set()
     sampler.join(5)
+    cpu = sampler.cpu() / elapsed
     final = daemon.status() or {}
     code = daemon.stop()
-    warm = [m for t, m in memory if t >= min(60, seconds / 4)]  # after imports and first allocations
+    rows = sampler.rows
+    memory = [m for _, m, _, _ in rows]
+    warm = [m for t, m, _, _ in rows if t >= min(60, seconds / 4)]  # after imports and first allocations
     window = max(3, len(warm) // 10)  # averages: one sample is noisy (allocator, a request in flight)
-    growth = (sum(warm[-window:]) / window - sum(warm[:window]) / window) if len(warm) >= 2 * window else None
-    counters = final.get("counters", {})
+    trend = (sum(warm[-window:]) / window - sum(warm[:window]) / window) if len(warm) >= 2 * window else None
+    after_minute = [r for r in rows if r[0] >= 60]
+    restarts = [f for f in injected if f.get("restarted")]
+    counted = final.get("counters", {})
     result = {"source": source, "seconds": round(elapsed, 1), "start_to_first_result_s": round(first_result, 2),
               "cpu_share_of_one_core": round(cpu, 3),
-              "rss_mb_max": max(m for _, m in memory), "rss_mb_growth_after_warmup": None if growth is None
-              else round(growth, 1), "fps": final.get("fps"),
-              "fps_average": round((counters.get("processed", 0) - processed0) / elapsed, 2),
-              "counters": counters, "camera": final.get("camera"), "latency_ms": final.get("latency_ms"),
+              "rss_mb": {**spread(memory), "raw_growth_first_to_last": round(memory[-1] - memory[0], 1) if memory
+                         else None, "trend_after_warmup": None if trend is None else round(trend, 1)},
+              "threads": spread([r[2] for r in rows]), "open_files": spread([r[3] for r in rows]),
+              "threads_after_first_minute": spread([r[2] for r in after_minute]),
+              "open_files_after_first_minute": spread([r[3] for r in after_minute]),
+              "fps": final.get("fps"), "restarts": len(restarts),
+              "fps_average": None if restarts else round((counted.get("processed", 0) - processed0) / elapsed, 2),
+              "counters": counted, "camera": final.get("camera"), "latency_ms": final.get("latency_ms"),
               "exit_code": code, "log": log_findings(daemon.log.read_text(errors="replace")),
-              "rss_mb_over_time": memory[::max(1, len(memory) // 30)]}
+              "over_time": [{"s": t, "rss_mb": m, "threads": th, "fds": fd} for t, m, th, fd in rows[::max(1, len(rows) // 30)]]}
     if camera_faults:
-        result["faults"] = {"injected": len(injected), "recovered": sum(f["recovered"] for f in injected),
+        outages = [f for f in injected if f["outage"]]
+        result["faults"] = {"injected": len(injected), "outages": len(outages),
+                            "recovered": sum(f["recovered"] for f in outages),
+                            "frames_lost": sum(f["frames_lost"] for f in injected),
                             "every_s": fault_every_s, "length_s": fault_length_s,
-                            "recover_limit_s": RECOVER_LIMIT_S, "events": injected}
-        for key in ("detected_after_s", "recovered_after_s"):
-            values = [f[key] for f in injected if f[key] is not None and f["kind"] != "bad"]
-            result["faults"][f"max_{key}"] = max(values) if values else None
-    if load:
-        result["api"] = load.report()
+                            "recover_limit_s": RECOVER_LIMIT_S, "events": injected,
+                            "max_outage_s": max((f["outage_s"] for f in outages if f["outage_s"] is not None), default=None),
+                            "max_detected_after_s": max((f["detected_after_s"] for f in outages
+                                                         if f["detected_after_s"] is not None), default=None)}
+    if loads:
+        reports = [load.report() for load in loads]
+        result["api"] = {"clients": len(loads), "requests": sum(r["requests"] for r in reports),
+                         "failed": sum(r["failed"] for r in reports), "failures": [f for r in reports for f in r["failures"]][:20],
+                         "sessions_finished": sum(r["sessions_finished"] for r in reports),
+                         "sessions_refused_camera_down": sum(r["sessions_refused_camera_down"] for r in reports),
+                         "latency_p95_ms": max((r["latency_p95_ms"] or 0) for r in reports)}
+    if viewers:
+        result["streams"] = {"open": len(viewers), "events_min": min(v.events for v in viewers),
+                             "without_events": sum(v.events == 0 for v in viewers)}
     return result
 
 
@@ -306,26 +408,28 @@ def main(argv=None) -> None:
     ap.add_argument("--faults", default="", help=f"comma-separated: {', '.join(CAMERA_FAULTS)}, api")
     ap.add_argument("--fault-every", type=float, default=20.0, help="seconds between camera faults")
     ap.add_argument("--fault-length", type=float, default=5.0, help="seconds each camera fault lasts")
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--streams", type=int, default=0, help="event-stream clients (dashboards) held open throughout")
+    ap.add_argument("--json", action="store_true", help="print the whole result as JSON")
     ap.add_argument("--out", type=Path, help="also write the JSON result here")
     args = ap.parse_args(argv)
     faults = tuple(f for f in args.faults.split(",") if f)
     unknown = sorted(set(faults) - {*CAMERA_FAULTS, "api"})
     if unknown:
         ap.error(f"unknown fault(s) {', '.join(unknown)}; choose from {', '.join(CAMERA_FAULTS)}, api")
-    result = soak(args.source, args.seconds, args.config, faults, args.fault_every, args.fault_length)
+    result = soak(args.source, args.seconds, args.config, faults, args.fault_every, args.fault_length, args.streams)
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
     if args.json:
         print(json.dumps(result, indent=1))
         return
     for key, value in result.items():
-        if key not in ("rss_mb_over_time", "latency_ms", "faults", "camera"):
+        if key not in ("over_time", "latency_ms", "faults", "camera"):
             print(f"{key:32} {value}")
     if "faults" in result:
         f = result["faults"]
-        print(f"{'faults recovered / injected':32} {f['recovered']} / {f['injected']} (detected within "
-              f"{f['max_detected_after_s']} s, recovered within {f['max_recovered_after_s']} s)")
+        print(f"{'outages recovered / outages':32} {f['recovered']} / {f['outages']} of {f['injected']} faults "
+              f"(detected within {f['max_detected_after_s']} s, longest outage {f['max_outage_s']} s from the "
+              f"fault's start, {f['frames_lost']} frames lost)")
     if result["latency_ms"]:
         print(f"{'total latency p50/p95 ms':32} {result['latency_ms']['total']['p50_ms']:.2f} / "
               f"{result['latency_ms']['total']['p95_ms']:.2f}")
