@@ -6,7 +6,8 @@
 # make bench-peers - the same in .venv-peers, with MediaPipe's own face detector among the comparisons
 # make test-arm64 - install.sh inside an emulated arm64 Debian Bookworm root, then the daemon on the demo
 #               clip there (root; minutes; the root is cached in /var/cache/fer-edge-arm64)
-# make train  - reproduce the shipped emotion models (the teacher step needs a GPU: training/README.md)
+# make train  - reproduce the shipped emotion models on CPU: the baseline, then the vote-trained student
+#               (training/README.md; resumable: run it again after a stop)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 TFLITE_VENV := .venv-tflite
@@ -64,9 +65,8 @@ bench-peers: $(PEERS_VENV)/.installed
 	$(PEERS_VENV)/bin/python -m edge bench $(BENCH_ARGS)
 
 train: $(VENV)/.test
-	TF_ENABLE_ONEDNN_OPTS=0 $(VENV)/bin/python -m training all --config training/configs/mini_xception.toml
-	$(VENV)/bin/python -m training distil --config training/configs/fer_student.toml
-	$(VENV)/bin/python -m training all --config training/configs/fer_student_restart.toml
+	$(VENV)/bin/python -m training all --config training/configs/mini_xception.toml
+	$(VENV)/bin/python -m training all --config training/configs/fer_votes.toml
 
 check-models: $(VENV)/.runtime
 	$(VENV)/bin/python ../shared/tools/check_emotion_model.py .

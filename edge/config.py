@@ -12,21 +12,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError, field_validator,
-                      model_validator)
+from pydantic import Field, SecretStr, StringConstraints, ValidationError, field_validator, model_validator
 
 from edge.monitoring.settings import MonitoringSettings
 from edge.sessions.settings import SessionSettings
+from edge.strict import Strict
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10 (JetPack 6)
     import tomli as tomllib
-
-
-class Strict(BaseModel):
-    # Frozen: every thread reads the same config object, so nobody may change it under the others.
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SourceConfig(Strict):

@@ -7,14 +7,11 @@ from are in docs/monitoring.md.
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
+
+from edge.strict import Strict
 
 Limits = tuple[float, float]  # [warn, alert]
-
-
-class Strict(BaseModel):
-    # Same contract as edge.config: unknown keys rejected, frozen because every thread shares the object.
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _limits(warn: float, alert: float, what: str) -> Limits:

@@ -10,18 +10,15 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from edge.strict import Strict
 
 EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 # What a rule can measure: a sum of expression shares, or one of the two quality figures on its own.
 MEASURES = (*EXPRESSIONS, "uncertain", "face_present")
 # A tip describes what the camera saw; it never rates the candidate. Operators' rewordings are checked too.
 JUDGEMENT_WORDS = re.compile(r"\b(scor\w*|hir(e|ed|es|ing)|fail\w*|grad(e|ed|es|ing)|rank\w*|pass(ed)?)\b", re.I)
-
-
-class Strict(BaseModel):
-    # Same contract as edge.config: unknown keys rejected, frozen because every thread shares the object.
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class AdviceRule(Strict):
