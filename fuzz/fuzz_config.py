@@ -28,7 +28,9 @@ def test_one_input(data: bytes) -> None:
         return
     text = dump(config)
     CONFIG.write_text(text, encoding="utf-8")
-    assert dump(load_config(CONFIG, {})) == text, "dump does not read back to itself"
+    # dump masks the token as "***", which is no token to bind beyond loopback with: give the real one back
+    token = {} if config.web.token is None else {"FER_EDGE_TOKEN": config.web.token.get_secret_value()}
+    assert dump(load_config(CONFIG, token)) == text, "dump does not read back to itself"
 
 
 def main() -> None:
