@@ -2,6 +2,8 @@
 #               the bundled demo clip); the dashboard is at http://127.0.0.1:8080/
 # make test   - add the training and test tools to .venv (and .venv-tflite for the older images' runtime),
 #               run every test
+# make test-fast - the edit-run loop: runtime and pytest only (no PyTorch, TensorFlow or browsers), the tests
+#               not marked slow (no daemon processes, browsers, emulation or training); make test runs all
 # make bench  - the standard benchmark on the bundled demo clip (docs/benchmarks.md)
 # make bench-peers - the same in .venv-peers, with MediaPipe's own face detector among the comparisons
 # make test-arm64 - install.sh inside an emulated arm64 Debian Bookworm root, then the daemon on the demo
@@ -14,7 +16,7 @@ TFLITE_VENV := .venv-tflite
 PEERS_VENV := .venv-peers
 PIP := $(VENV)/bin/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test test-arm64 bench bench-peers train check-models clean
+.PHONY: run test test-fast test-arm64 bench bench-peers train check-models clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +55,13 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.test $(TFLITE_VENV)/.installed
 	$(VENV)/bin/python -m pytest
+
+$(VENV)/.fast: requirements/runtime.txt requirements/test-fast.txt | $(VENV)/bin/python
+	$(PIP) -r requirements/test-fast.txt
+	touch $@ $(VENV)/.runtime
+
+test-fast: $(VENV)/.fast
+	$(VENV)/bin/python -m pytest -m "not slow" -q
 
 test-arm64: $(VENV)/.test
 	FER_EDGE_ARM64=1 $(VENV)/bin/python -m pytest -s -p no:cacheprovider --timeout 3600 tests/test_arm64_emulated.py

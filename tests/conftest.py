@@ -1,3 +1,4 @@
+import importlib
 import os
 import shutil
 from pathlib import Path
@@ -18,6 +19,18 @@ def require_installed(found: bool, what: str, packages: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{what} is missing but CI is set: .ci/run installs it (apt-get install {packages})")
     pytest.skip(f"needs {what} (apt-get install {packages})")
+
+
+def require_module(name: str):
+    """The module, or a skip naming it where it is not installed (make test-fast installs the runtime only);
+    under CI a failure instead: make test installs everything."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is missing but CI is set: make test installs requirements/test.txt")
+        pytest.skip(f"needs {name}: installed by make test (requirements/test.txt), not by make test-fast",
+                    allow_module_level=True)
 
 
 @pytest.fixture(scope="session")

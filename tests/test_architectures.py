@@ -1,9 +1,13 @@
 """The networks' two forms (PyTorch for training, Keras for the converter) compute the same function."""
 import numpy as np
 import pytest
-import torch
 
-from training.architectures import build, multiply_adds, same_padding
+from tests.conftest import require_module
+
+torch = require_module("torch")
+from training.architectures import build, multiply_adds, same_padding  # noqa: E402
+
+pytestmark = pytest.mark.slow  # PyTorch and TensorFlow: make test runs it, make test-fast does not
 
 
 @pytest.mark.parametrize("size, kernel, stride, want", [(48, 3, 1, (1, 1)), (48, 3, 2, (0, 1)), (11, 3, 2, (1, 1)),

@@ -70,8 +70,8 @@ CHROOT_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
               "PIP_CERT": "/etc/ssl/certs/ca-certificates.crt",
               "QEMU_CPU": "cortex-a72"}  # the Pi 4's instruction set, not qemu's everything-on "max"
 
-pytestmark = pytest.mark.skipif(os.environ.get("FER_EDGE_ARM64") != "1",
-                                reason="slow arm64 emulation (minutes): run it with `make test-arm64`")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.environ.get("FER_EDGE_ARM64") != "1",
+                                reason="slow arm64 emulation (minutes): run it with `make test-arm64`")]
 
 
 def log(message: str) -> None:

@@ -8,6 +8,8 @@ from edge.bench import markdown, thermal_line
 from edge.device_info import cpu_clocks
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # benchmark runs: make test runs it, make test-fast does not
+
 
 def bench(*args):
     return subprocess.run([sys.executable, "-m", "edge", "bench", *args], cwd=ROOT, capture_output=True, text=True,

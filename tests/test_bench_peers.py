@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # the peers' venv: make test runs it, make test-fast does not
+
 PEERS_PYTHON = ROOT / ".venv-peers/bin/python"
 HINT = "MediaPipe: not installed (make bench-peers)"
 

@@ -19,6 +19,8 @@ from edge.sessions.store import SessionStore
 from edge.soak import DaemonProcess
 from edge.state import LiveState
 
+pytestmark = pytest.mark.slow  # daemon processes, SIGKILLs: make test runs it, make test-fast does not
+
 KILLS = 20
 
 

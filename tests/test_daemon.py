@@ -1,4 +1,5 @@
 """The real daemon (python -m edge run) with its waitress server on a free port, fed a real video."""
+import pytest
 import json
 import os
 import shutil
@@ -11,6 +12,8 @@ import urllib.request
 
 from edge.soak import free_port
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # daemon processes: make test runs it, make test-fast does not
 
 MODELS = ROOT / "models"
 

@@ -1,8 +1,11 @@
 """The dashboard in real headless Chromium (Debian's chromium + chromedriver, driven by Selenium):
 it loads without console errors and its live values change."""
+import pytest
 import time
 
 from tests.test_daemon import Daemon
+
+pytestmark = pytest.mark.slow  # Chromium: make test runs it, make test-fast does not
 
 
 def test_dashboard_updates_live_without_console_errors(shared_data, tmp_path, browser):

@@ -16,6 +16,8 @@ import pytest
 from edge.config import load_config
 from tests.conftest import ROOT, require_installed
 
+pytestmark = pytest.mark.slow  # the installer: make test runs it, make test-fast does not
+
 BUNDLE_PARTS = ("edge", "models", "media", "requirements", "firmware_setup", "systemd", "README.md", "PRIVACY.md")
 PI_OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n'
 JETSON_OS_RELEASE = 'PRETTY_NAME="Ubuntu 22.04.4 LTS"\nID=ubuntu\nID_LIKE=debian\nVERSION_CODENAME=jammy\n'

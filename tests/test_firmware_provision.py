@@ -9,9 +9,12 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
-from tests.conftest import ROOT, require_installed
+from tests.conftest import ROOT, require_installed, require_module
+
+yaml = require_module("yaml")
+
+pytestmark = pytest.mark.slow  # provisioning: make test runs it, make test-fast does not
 
 PROVISION = ROOT / "firmware_setup/provision"
 RENDER = PROVISION / "render.py"

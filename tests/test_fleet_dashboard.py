@@ -15,6 +15,8 @@ from edge.soak import free_port
 from tests.conftest import ROOT, require_installed
 from tests.test_telemetry_mqtt import start_daemon
 
+pytestmark = pytest.mark.slow  # a daemon and Prometheus: make test runs it, make test-fast does not
+
 FLEET = ROOT / "deploy/fleet"
 DASHBOARD = json.loads((FLEET / "grafana-dashboard.json").read_text())
 PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")

@@ -1,9 +1,12 @@
 """The interview-practice kiosk in real headless Chromium against the real daemon: start a session,
 answer two questions, stop, read the summary, see it on the dashboard, delete it."""
+import pytest
 import json
 import time
 
 from tests.test_daemon import Daemon, get
+
+pytestmark = pytest.mark.slow  # Chromium: make test runs it, make test-fast does not
 
 
 def severe(driver):

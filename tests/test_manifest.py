@@ -4,6 +4,7 @@ import pytest
 
 from edge.manifest import float_version, model_entry
 from edge.tflite import ModelLoadError
+from tests.conftest import require_module
 from training.manifest import sha256, update_manifest
 
 
@@ -50,6 +51,7 @@ def test_float_version_of_each_shipped_model():
 
 
 def test_re_export_keeps_reference_stats_only_when_they_describe_the_same_file(tmp_path):
+    require_module("mlflow")  # training.export tracks its runs
     from training.export import carry_reference_stats
     stats = tmp_path / "emotion/m_reference.json"
     stats.parent.mkdir()

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from tests.conftest import require_module
 from training.metrics import calibration, classification_report, confusion, plot_confusion, plot_reliability
 
 
@@ -41,6 +42,7 @@ def test_ece_is_zero_when_confidence_matches_accuracy_and_large_when_overconfide
 
 
 def test_plots_are_written(tmp_path):
+    require_module("matplotlib")
     y = np.random.default_rng(0).integers(0, 7, 200)
     r = classification_report(y, np.random.default_rng(1).normal(size=(200, 7)))
     plot_confusion(np.array(r["confusion"]), "t", tmp_path / "c.png")

@@ -24,6 +24,8 @@ from edge.state import LiveState
 from tests.conftest import FIXTURES, ROOT
 from tests.test_daemon import Daemon, get
 
+pytestmark = pytest.mark.slow  # daemon processes: make test runs it, make test-fast does not
+
 DEMO = ROOT / "media/demo.mp4"
 SHIPPED = json.loads((ROOT / "models/manifest.json").read_text())["models"]
 FILE = {m["name"]: m["file"] for m in SHIPPED}

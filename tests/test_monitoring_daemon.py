@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import ROOT
 from tests.test_daemon import Daemon, get
 
+pytestmark = pytest.mark.slow  # daemon processes: make test runs it, make test-fast does not
+
 DEMO = ROOT / "media/demo.mp4"
 
 

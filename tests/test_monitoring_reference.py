@@ -6,9 +6,13 @@ import subprocess
 import sys
 from hashlib import sha256
 
+import pytest
+
 from edge.manifest import load_manifest
 from edge.monitoring.reference import load_reference
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # training's reference stage: make test runs it, make test-fast does not
 
 CONFIG = """
 name = "fer_student"

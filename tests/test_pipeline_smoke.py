@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import ROOT, SHARED
 
+pytestmark = pytest.mark.slow  # training runs: make test runs it, make test-fast does not
+
 SMOKE = """
 name = "smoke"
 runs_dir = "{tmp}/runs"

@@ -15,6 +15,8 @@ from edge.web.security import AccessPolicy
 from tests.conftest import ROOT
 from tests.test_security import TOKEN, Served
 
+pytestmark = pytest.mark.slow  # generated API requests: make test runs it, make test-fast does not
+
 SEED = os.environ.get("FER_EDGE_SCHEMATHESIS_SEED", "2")
 
 

@@ -16,6 +16,8 @@ from packaging.utils import canonicalize_name
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # pip-audit: make test runs it, make test-fast does not
+
 RUNTIME = ROOT / "requirements/runtime.txt"
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from tests.test_daemon import Daemon, get
 
+pytestmark = pytest.mark.slow  # daemon processes: make test runs it, make test-fast does not
+
 VIDEO = "media/videos/pyfeat_single_face_talking.mp4"
 
 

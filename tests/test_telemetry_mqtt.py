@@ -20,6 +20,8 @@ from edge.soak import free_port
 from edge.telemetry.figures import FrameWindow
 from tests.conftest import ROOT, require_installed
 
+pytestmark = pytest.mark.slow  # daemon processes and a broker: make test runs it, make test-fast does not
+
 MOSQUITTO = shutil.which("mosquitto") or next((p for p in ("/usr/sbin/mosquitto",) if os.path.exists(p)), None)
 DEVICE = "booth-test"
 # what a frame result holds about a person; none of it may leave the device

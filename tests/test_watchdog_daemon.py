@@ -15,6 +15,8 @@ import pytest
 
 from edge.soak import DaemonProcess
 
+pytestmark = pytest.mark.slow  # daemon processes: make test runs it, make test-fast does not
+
 WRAPPER = """
 import os, sys, time
 from pathlib import Path

@@ -16,6 +16,8 @@ from edge.state import LiveState
 from edge.web.app import create_app
 from edge.web.server import WebServer
 
+pytestmark = pytest.mark.slow  # 150 sockets under load: make test runs it, make test-fast does not
+
 STREAMS, IDLE = 50, 100
 
 
