@@ -4,6 +4,8 @@ annotators (consensus accuracy, annotator share, KL to the votes, calibration ag
 numpy only (plots: matplotlib)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -95,61 +97,56 @@ def consensus_report(counts: np.ndarray, logits: np.ndarray, bins: int = 10) -> 
             "vote_calibration": table, "per_class": per_class}
 
 
-def plot_vote_calibration(table: list[dict], error: float, title: str, path: Path) -> None:
+@contextmanager
+def figure(path: Path, size: tuple[float, float]) -> Iterator[tuple]:
+    """(fig, ax) of a new matplotlib figure (no display needed), laid out and saved to `path` on exit."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot([0, 1], [0, 1], "k--", label="probability = share of annotators")
-    ax.plot([b["predicted"] for b in table], [b["votes"] for b in table], "o-", label="model")
-    ax.set_xlabel("predicted probability of a class")
-    ax.set_ylabel("share of the 10 FER+ annotators who chose it")
-    ax.set_title(f"{title} (gap {error:.3f})")
-    ax.legend(loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig, ax = plt.subplots(figsize=size)
+    try:
+        yield fig, ax
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
+
+
+def plot_vote_calibration(table: list[dict], error: float, title: str, path: Path) -> None:
+    with figure(path, (5, 5)) as (_, ax):
+        ax.plot([0, 1], [0, 1], "k--", label="probability = share of annotators")
+        ax.plot([b["predicted"] for b in table], [b["votes"] for b in table], "o-", label="model")
+        ax.set_xlabel("predicted probability of a class")
+        ax.set_ylabel("share of the 10 FER+ annotators who chose it")
+        ax.set_title(f"{title} (gap {error:.3f})")
+        ax.legend(loc="upper left")
 
 
 def plot_confusion(cm: np.ndarray, title: str, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     cm = np.asarray(cm)
     norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(6, 5))
-    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=45, ha="right")
-    ax.set_yticks(range(len(EMOTIONS)), EMOTIONS)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for i in range(len(EMOTIONS)):
-        for j in range(len(EMOTIONS)):
-            ax.text(j, i, f"{norm[i, j]:.2f}\n({cm[i, j]})", ha="center", va="center", fontsize=7,
-                    color="white" if norm[i, j] > 0.5 else "black")
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax, label="share of true class")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with figure(path, (6, 5)) as (fig, ax):
+        im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        ax.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=45, ha="right")
+        ax.set_yticks(range(len(EMOTIONS)), EMOTIONS)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        for i in range(len(EMOTIONS)):
+            for j in range(len(EMOTIONS)):
+                ax.text(j, i, f"{norm[i, j]:.2f}\n({cm[i, j]})", ha="center", va="center", fontsize=7,
+                        color="white" if norm[i, j] > 0.5 else "black")
+        ax.set_title(title)
+        fig.colorbar(im, ax=ax, label="share of true class")
 
 
 def plot_reliability(bins: list[dict], ece: float, title: str, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5))
     centres = [(b["lo"] + b["hi"]) / 2 for b in bins]
-    ax.bar(centres, [b["accuracy"] for b in bins], width=1 / 15, edgecolor="black", alpha=0.7, label="accuracy")
-    ax.plot([0, 1], [0, 1], "k--", label="perfect calibration")
-    ax.plot(centres, [b["confidence"] for b in bins], "ro", markersize=3, label="mean confidence")
-    ax.set_xlabel("confidence of the top class")
-    ax.set_ylabel("accuracy")
-    ax.set_title(f"{title} (ECE {ece:.3f})")
-    ax.legend(loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with figure(path, (5, 5)) as (_, ax):
+        ax.bar(centres, [b["accuracy"] for b in bins], width=1 / 15, edgecolor="black", alpha=0.7, label="accuracy")
+        ax.plot([0, 1], [0, 1], "k--", label="perfect calibration")
+        ax.plot(centres, [b["confidence"] for b in bins], "ro", markersize=3, label="mean confidence")
+        ax.set_xlabel("confidence of the top class")
+        ax.set_ylabel("accuracy")
+        ax.set_title(f"{title} (ECE {ece:.3f})")
+        ax.legend(loc="upper left")

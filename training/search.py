@@ -22,6 +22,7 @@ from optuna.storages import RDBStorage, RetryFailedTrialCallback
 from training import distil, tracking
 from training.config import ExperimentConfig
 from training.data import load_splits
+from training.metrics import figure
 
 
 def suggest(trial: optuna.Trial, cfg: ExperimentConfig) -> ExperimentConfig:
@@ -57,18 +58,11 @@ def write_table(study: optuna.Study, path: Path) -> None:
 
 
 def plot_importance(importance: dict, title: str, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = list(importance)[::-1]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.barh(names, [importance[n] for n in names])
-    ax.set_xlabel("importance for consensus accuracy (PED-ANOVA)")
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with figure(path, (6, 3.5)) as (_, ax):
+        ax.barh(names, [importance[n] for n in names])
+        ax.set_xlabel("importance for consensus accuracy (PED-ANOVA)")
+        ax.set_title(title)
 
 
 def run(cfg: ExperimentConfig, config_path=None) -> optuna.Study:
