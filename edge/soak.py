@@ -26,6 +26,7 @@ for tracebacks.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import secrets
@@ -114,7 +115,7 @@ class DaemonProcess:
                 status, raw = r.status, r.read()
         except urllib.error.HTTPError as e:
             status, raw = e.code, e.read()
-        except OSError:
+        except (OSError, http.client.HTTPException):  # refused, reset, or cut mid-answer (a daemon exiting)
             return 0, None
         try:
             return status, json.loads(raw or b"null")
@@ -152,7 +153,7 @@ class ApiLoad(threading.Thread):
     def __init__(self, daemon: DaemonProcess, session_every_s: float = 8.0, sessions: bool = True) -> None:
         super().__init__(name="api-load", daemon=True)
         self.daemon, self.session_every_s, self.run_sessions = daemon, session_every_s, sessions
-        self.requests, self.failures, self.sessions, self.refused = 0, [], 0, 0
+        self.requests, self.failures, self.sessions, self.refused, self.unreachable = 0, [], 0, 0, 0
         self.latencies: list[float] = []
         self.halt = threading.Event()
 
@@ -162,7 +163,9 @@ class ApiLoad(threading.Thread):
         self.latencies.append(time.monotonic() - start)
         self.requests += 1
         # 503 from /api/health is an answer (the daemon says it is failing), not a failed request
-        if code == 503 and method == "POST" and path == "/api/sessions":
+        if code == 0:  # nothing listening or cut off: the daemon is down (a restart); counted, not a wrong answer
+            self.unreachable += 1
+        elif code == 503 and method == "POST" and path == "/api/sessions":
             self.refused += 1
         elif code != expect and not (path == "/api/health" and code == 503):
             self.failures.append(f"{method} {path}: {code} {str(result)[:200]}")
@@ -187,7 +190,8 @@ class ApiLoad(threading.Thread):
         ordered = sorted(self.latencies)
         p95 = ordered[int(0.95 * (len(ordered) - 1))] * 1000 if ordered else None
         return {"requests": self.requests, "failed": len(self.failures), "failures": self.failures[:20],
-                "sessions_finished": self.sessions, "sessions_refused_camera_down": self.refused, "latency_p95_ms": None if p95 is None else round(p95, 1)}
+                "sessions_finished": self.sessions, "sessions_refused_camera_down": self.refused,
+                "unanswered_daemon_down": self.unreachable, "latency_p95_ms": None if p95 is None else round(p95, 1)}
 
 
 def camera_problem(health: dict | None) -> str | None:
@@ -199,13 +203,12 @@ def counters(daemon: DaemonProcess) -> dict:
     return (daemon.status() or {}).get("counters") or {}
 
 
-def inject(daemon: DaemonProcess, control: Path, kind: str, length_s: float, give_up_s: float) -> dict:
+def inject(daemon: DaemonProcess, control: Path, kind: str, length_s: float, give_up_s: float, fps: float) -> dict:
     """One camera fault: write it, end it after `length_s`, and time the outage a user sees, from the moment
     the fault began until /api/health no longer names the camera and frames are processed again. Frames the
-    pipeline did not process meanwhile (at the frame rate it had just before) are counted as lost; a frozen
+    pipeline did not process meanwhile (at `fps`, the rate measured before the first fault) are lost; a frozen
     camera's repeated images are processed, so they show in the outage, not in the frames lost."""
     before = daemon.status() or {}
-    fps = before.get("fps") or 0.0
     read_errors = (before.get("camera") or {}).get("read_errors", 0)
     processed0 = (before.get("counters") or {}).get("processed", 0)
     control.write_text(kind)
@@ -220,13 +223,14 @@ def inject(daemon: DaemonProcess, control: Path, kind: str, length_s: float, giv
                 detected = time.monotonic() - start
         time.sleep(0.1)
     control.write_text("ok")
-    ended, restarted = time.monotonic(), None
+    ended, restarted, processed_before_exit = time.monotonic(), None, processed0
     if kind == "hang":  # nothing in-process can free the stuck reads: the daemon gives up, systemd restarts it
         assert daemon.proc is not None
-        try:
-            exit_code = daemon.proc.wait(timeout=give_up_s + 30)
-        except subprocess.TimeoutExpired:
-            exit_code = None
+        deadline = time.monotonic() + give_up_s + 30
+        while daemon.proc.poll() is None and time.monotonic() < deadline:
+            processed_before_exit = counters(daemon).get("processed", processed_before_exit)
+            time.sleep(0.5)
+        exit_code = daemon.proc.poll()
         if exit_code is not None:
             time.sleep(RESTART_SEC)
             daemon.start()
@@ -240,11 +244,11 @@ def inject(daemon: DaemonProcess, control: Path, kind: str, length_s: float, giv
             break
         time.sleep(0.05)
     # frames the camera would have given from the fault's start to recovery, less those processed (a
-    # restarted daemon's counter starts again at 0)
-    got = processed - (0 if restarted else processed0)
+    # restarted daemon's counter starts again at 0: the old process's last count is added)
+    got = processed + (processed_before_exit - processed0 if restarted else -processed0)
     lost = max(0, round(fps * ((recovered or time.monotonic()) - start)) - got)
     event = {"kind": kind, "length_s": length_s, "detected_after_s": None if detected is None else round(detected, 2),
-             "frames_lost": lost, "health_left_ok": health_left_ok}
+             "frames_lost": lost, "frames_processed_meanwhile": got, "health_left_ok": health_left_ok}
     if kind == "bad":  # broken frames rejected; not an outage, so never "recovered"
         rejected = ((daemon.status() or {}).get("camera") or {}).get("read_errors", 0) - read_errors
         return {**event, "outage": False, "frames_rejected": rejected, "survived": daemon.proc.poll() is None}
@@ -256,9 +260,13 @@ def inject(daemon: DaemonProcess, control: Path, kind: str, length_s: float, giv
 
 
 def log_findings(text: str) -> dict:
+    lines = text.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")), None)
     return {"tracebacks": text.count("Traceback (most recent call last)"),
-            "error_lines": sum(" ERROR " in line for line in text.splitlines()),
-            "warning_lines": sum(" WARNING " in line for line in text.splitlines())}
+            "error_lines": sum(" ERROR " in line for line in lines),
+            "warning_lines": sum(" WARNING " in line for line in lines),
+            # what a reader of the figures needs to judge a traceback, without the daemon's whole log
+            "first_traceback": None if first is None else "\n".join(lines[max(0, first - 2):first + 30])}
 
 
 def soak(source: str, seconds: float, config: Path | None = None, faults: tuple[str, ...] = (),
@@ -337,12 +345,15 @@ def measure(daemon: DaemonProcess, control: Path, source: str, seconds: float, c
     sampler = Sampler(daemon, t0)
     sampler.start()
     processed0 = counters(daemon).get("processed", 0)
-    injected, k = [], 0
+    injected, k, steady_fps = [], 0, None
     while time.monotonic() - t0 < seconds:
         due = t0 + (k + 1) * fault_every_s
         if camera_faults and due + fault_length_s + RECOVER_LIMIT_S < t0 + seconds:
             time.sleep(max(0.0, due - time.monotonic()))
-            injected.append(inject(daemon, control, camera_faults[k % len(camera_faults)], fault_length_s, give_up_s))
+            if steady_fps is None:  # the frame rate before any fault: what a lost second costs
+                steady_fps = (counters(daemon).get("processed", 0) - processed0) / (time.monotonic() - t0)
+            injected.append(inject(daemon, control, camera_faults[k % len(camera_faults)], fault_length_s, give_up_s,
+                                   steady_fps))
             k += 1
         else:
             time.sleep(min(1.0, max(0.0, t0 + seconds - time.monotonic())))
@@ -383,7 +394,8 @@ def measure(daemon: DaemonProcess, control: Path, source: str, seconds: float, c
                             "recovered": sum(f["recovered"] for f in outages),
                             "frames_lost": sum(f["frames_lost"] for f in injected),
                             "every_s": fault_every_s, "length_s": fault_length_s,
-                            "recover_limit_s": RECOVER_LIMIT_S, "events": injected,
+                            "recover_limit_s": RECOVER_LIMIT_S, "fps_before_faults": round(steady_fps or 0, 2),
+                            "events": injected,
                             "max_outage_s": max((f["outage_s"] for f in outages if f["outage_s"] is not None), default=None),
                             "max_detected_after_s": max((f["detected_after_s"] for f in outages
                                                          if f["detected_after_s"] is not None), default=None)}
@@ -393,6 +405,7 @@ def measure(daemon: DaemonProcess, control: Path, source: str, seconds: float, c
                          "failed": sum(r["failed"] for r in reports), "failures": [f for r in reports for f in r["failures"]][:20],
                          "sessions_finished": sum(r["sessions_finished"] for r in reports),
                          "sessions_refused_camera_down": sum(r["sessions_refused_camera_down"] for r in reports),
+                         "unanswered_daemon_down": sum(r["unanswered_daemon_down"] for r in reports),
                          "latency_p95_ms": max((r["latency_p95_ms"] or 0) for r in reports)}
     if viewers:
         result["streams"] = {"open": len(viewers), "events_min": min(v.events for v in viewers),

@@ -281,3 +281,22 @@ def test_endpoint_and_prometheus_export():
     assert 'fer_edge_monitoring_value{group="quality",metric="no_face_share"} 1.0' in text
     assert "fer_edge_monitoring_state 2.0" in text
     assert 'metric="brightness"' not in text  # no face measured: left out, not exported as 0
+
+
+def test_a_snapshot_asked_for_during_the_first_evaluation_is_never_empty(monkeypatch):
+    """/metrics on a daemon just started raised KeyError('state'): another thread's first evaluation had set
+    its time but not yet its snapshot."""
+    import threading
+    import time as time_module
+    monitor = Monitor(MonitoringSettings(), ModelsConfig(dir=MODELS), running_state())
+    publish = monitor._publish
+
+    def slow_publish(figures):
+        time_module.sleep(0.3)
+        publish(figures)
+    monitor._publish = slow_publish
+    first = threading.Thread(target=monitor.snapshot)
+    first.start()
+    time_module.sleep(0.1)  # the first evaluation is under way
+    assert "state" in monitor.snapshot()
+    first.join()

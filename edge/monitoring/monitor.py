@@ -157,7 +157,9 @@ class Monitor:
         Metrics come in display order: quality, predictions, health.
         """
         now = self._clock() if now is None else now
-        if now - self._evaluated_at >= EVALUATE_EVERY_S:
+        # also while the first evaluation is under way in another thread: its start time is set before its
+        # snapshot, and an empty one made /metrics fail (KeyError) on a daemon just started
+        if now - self._evaluated_at >= EVALUATE_EVERY_S or not self._snapshot:
             self._evaluate(now)
         return self._snapshot
 
