@@ -31,15 +31,20 @@ def test_manifest_follows_the_contract():
 
 
 def test_primary_model_is_small_int8_and_accurate_on_the_fixture():
+    from training.ferplus import NO_MAJORITY, majority
     m = EMOTION[0]
-    assert (MODELS / m["file"]).stat().st_size <= 256 * 1024
+    assert (MODELS / m["file"]).stat().st_size <= 1024 * 1024  # the budget of the vote-trained student
     interpreter = load_interpreter(MODELS / m["file"])
     assert interpreter.get_input_details()[0]["dtype"] == np.int8
     assert interpreter.get_output_details()[0]["dtype"] == np.int8
     model = EmotionModel(MODELS / m["file"], m["input"]["mean"], m["input"]["std"], m["labels"])
     pred = np.array([model.probabilities(f).argmax() for f in FACES["x"]])
-    # 70 PublicTest faces, 10 per class (disgust included): far above chance (1/7), as the card's figures say
+    # 70 PublicTest faces, 10 per FER2013 label (disgust included): far above chance (1/7) on both measures.
+    # It is trained on the crowd: the majority of the ten FER+ annotators is what it must agree with most.
     assert (pred == FACES["y"]).mean() >= 0.5
+    crowd = majority(FACES["ferplus"])
+    known = crowd != NO_MAJORITY
+    assert known.sum() >= 60 and (pred[known] == crowd[known]).mean() >= 0.7
 
 
 @pytest.fixture(scope="module")
