@@ -14,8 +14,8 @@ read that never returns, even after `ok`: the daemon cannot fix it in-process an
 watchdog.camera_give_up_s; the soak then restarts it as systemd would (RestartSec) and counts the outage
 until the new process serves frames. `bad` sends broken frames that the source must reject: it is not an
 outage, and is reported as frames rejected with health left ok, never as "recovered". `api` adds three
-local clients that keep reading status, health and metrics and run kiosk sessions, and --streams open
-event streams (dashboards) for the whole run.
+local clients that keep reading status, health and metrics, one of which runs kiosk sessions, and
+--streams open event streams (dashboards) for the whole run.
 A fault counts as recovered when /api/health named the camera while it lasted and, within
 RECOVER_LIMIT_S of its end, no longer does and the processed-frame counter moves again.
 
@@ -279,7 +279,7 @@ def soak(source: str, seconds: float, config: Path | None = None, faults: tuple[
         camera_faults = [f for f in faults if f in CAMERA_FAULTS]
         spec = f"faults:{control}:{source}" if camera_faults else source
         text = Path(config).read_text() if config else ""
-        give_up_s = load_config(config).watchdog.camera_give_up_s if config else load_config(None).watchdog.camera_give_up_s
+        give_up_s = load_config(config).watchdog.camera_give_up_s
         source = str(Path(source).resolve()) if Path(source).exists() else source  # the daemon runs in ROOT
         daemon = DaemonProcess(work, spec, text).start()
         try:
@@ -302,8 +302,7 @@ class Sampler(threading.Thread):
         self.halt = threading.Event()
 
     def cpu(self) -> float:
-        pid, last = self._last
-        return self.cpu_before_restarts + last
+        return self.cpu_before_restarts + self._last[1]
 
     def run(self) -> None:
         while not self.halt.wait(1.0):

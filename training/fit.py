@@ -20,9 +20,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from training import ferplus
+from training.architectures import INPUT_MEAN, INPUT_STD
 from training.augment import augment
 from training.data import FaceSet
+from training.metrics import consensus_report
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,8 @@ def pixels(faces: FaceSet, device: str | torch.device = "cpu") -> torch.Tensor:
 
 
 def normalise(x01: torch.Tensor) -> torch.Tensor:
-    """[0, 1] pixels -> the manifest's network input (pixel - 127.5) / 127.5."""
-    return x01 * 2 - 1
+    """[0, 1] pixels -> the manifest's network input (pixel - INPUT_MEAN) / INPUT_STD."""
+    return (x01 * 255 - INPUT_MEAN) / INPUT_STD
 
 
 @torch.no_grad()
@@ -66,12 +67,9 @@ def predict_logits(model: nn.Module, x01: torch.Tensor, batch: int = 1024, mirro
 
 
 def val_metrics(logits: np.ndarray, faces: FaceSet) -> dict:
-    pred = logits.argmax(1)
-    out = {"label_accuracy": float((pred == faces.y).mean())}
+    out = {"label_accuracy": float((logits.argmax(1) == faces.y).mean())}
     if faces.ferplus is not None:
-        top = ferplus.majority(faces.ferplus)
-        ok = top != ferplus.NO_MAJORITY
-        out["consensus"] = float((pred[ok] == top[ok]).mean())
+        out["consensus"] = consensus_report(faces.ferplus, logits)["consensus"]
     return out
 
 

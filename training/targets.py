@@ -14,6 +14,7 @@ import numpy as np
 
 from training import ferplus
 from training.data import EMOTIONS, FaceSet
+from training.metrics import softmax
 
 K = len(EMOTIONS)
 
@@ -22,12 +23,6 @@ def one_hot(y: np.ndarray, smoothing: float = 0.0) -> np.ndarray:
     t = np.full((len(y), K), smoothing / K, np.float32)
     t[np.arange(len(y)), y] += 1 - smoothing
     return t
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = logits / temperature
-    e = np.exp(z - z.max(1, keepdims=True))
-    return (e / e.sum(1, keepdims=True)).astype(np.float32)
 
 
 def keep_for_training(faces: FaceSet, votes_weight: float) -> np.ndarray:
@@ -54,5 +49,5 @@ def blend(faces: FaceSet, votes: float, label: float, teacher: float, label_smoo
         shares[missing] = hard[missing]
         out += (votes / total) * shares
     if teacher > 0:
-        out += (teacher / total) * softmax(teacher_logits, temperature)
+        out += (teacher / total) * softmax(teacher_logits / temperature)
     return out.astype(np.float32)

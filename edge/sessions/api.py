@@ -28,9 +28,9 @@ DEFAULT_LIMIT, MAX_LIMIT = 20, 200
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, staff: str | None = None):
+    def __init__(self, status: int, message: str):
         super().__init__(message)
-        self.status, self.staff = status, staff
+        self.status = status
 
 
 class NotReady(Exception):

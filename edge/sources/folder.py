@@ -47,8 +47,9 @@ class ImageFolderSource(FrameSource):
             raise SourceError(f"image folder {self.path} has no {'/'.join(IMAGE_SUFFIXES)} files; "
                               "put images there or give a video file instead")
         # the header check reads a few bytes: a text file named .jpg is skipped here, not found frame by frame
-        self.files = [p for p in candidates if cv2.haveImageReader(str(p))]
-        skipped = [p for p in candidates if p not in set(self.files)]
+        readable = {p: cv2.haveImageReader(str(p)) for p in candidates}
+        self.files = [p for p, ok in readable.items() if ok]
+        skipped = [p for p, ok in readable.items() if not ok]
         if not self.files:
             raise SourceError(f"image folder {self.path}: none of its {len(candidates)} files is an image OpenCV "
                               f"can read ({named(skipped)}); replace them with real JPEG/PNG/BMP images")
