@@ -152,6 +152,20 @@ def test_a_warm_restart_starts_from_the_finished_run_and_refuses_another_shape(s
     assert wider.returncode != 0 and "does not fit" in wider.stderr and "same arch and width" in wider.stderr
 
 
+def test_students_trained_here_form_a_teacher_without_training_one(smoke):
+    import numpy as np
+    tmp, config = smoke
+    ensemble = tmp / "ensemble.toml"  # beside smoke.toml, which it extends
+    ensemble.write_text(f'extends = "smoke.toml"\nname = "smoke_ensemble"\n[teacher]\nmembers = ["{config}", "{config}"]\n')
+    done = training("teacher", "--config", str(ensemble))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("member smoke (student x0.25)") == 2 and "teacher seed" not in done.stdout
+    with np.load(tmp / "runs/smoke_ensemble/teacher/teacher_logits.npz") as t:
+        assert t["train_logits"].shape == (400, 7) and t["val_logits"].shape == (400, 7)
+        assert len(set(t["train_ids"].tolist())) == 400 and np.isfinite(t["train_logits"]).all()
+        assert t["val_logits"].std() > 0  # real predictions, not a constant
+
+
 def test_bad_config_stops_with_the_key_named(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\n[data]\ntrain = { path = "a" }\nval = { path = "b" }\n[export]\nname = "x"\n'

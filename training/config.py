@@ -49,6 +49,8 @@ class TargetsConfig(Strict):
 
 
 class TeacherConfig(Strict):
+    members: list[Path] = Field([], description="experiment files of students already trained here (CPU): the "
+                                "teacher is their ensemble, nothing is trained; empty trains arch per seed")
     arch: Literal["resnet18", "vgg"] = "resnet18"
     width: int = Field(64, gt=0, description="channels of the first stage")
     seeds: list[int] = Field([0], min_length=1, description="one teacher per seed; logits are averaged")
@@ -138,14 +140,36 @@ class ConfigError(ValueError):
     """The experiment file is unreadable or invalid; the message names the key and the bad value."""
 
 
-def load_config(path: str | Path, overrides: dict | None = None) -> ExperimentConfig:
-    path = Path(path)
+def merged(base: dict, changes: dict) -> dict:
+    """base with changes laid over it, table by table."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def read_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """The file's tables; ``extends = "other.toml"`` (beside it) starts from that file's, so a variant of an
+    experiment names only what it changes."""
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: extends itself (through {' -> '.join(map(str, seen))}).")
     try:
         raw = tomllib.loads(path.read_text())
     except OSError as e:
         raise ConfigError(f"{path}: cannot read config ({e.strerror}).") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML ({e}).") from e
+    base = raw.pop("extends", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: extends must be a file name, got {base!r}.")
+    return merged(read_toml(path.parent / base, (*seen, path.resolve())), raw)
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> ExperimentConfig:
+    path = Path(path)
+    raw = read_toml(path)
     for dotted, value in (overrides or {}).items():
         node = raw
         *parents, leaf = dotted.split(".")

@@ -4,6 +4,10 @@ It is large (11M parameters) and wants a GPU; a student is distilled from the lo
 (``teacher_logits.npz``, averaged over the image and its mirror), so the GPU machine has to bring back
 just that array. Several seeds train in parallel processes and form an ensemble by averaging logits. It
 trains with the same loop and on the same blended targets as the students (training/fit.py).
+
+Without a GPU the teacher is an ensemble of wider students already trained here on the votes
+(``[teacher] members``, their experiment files): the stage then trains nothing and writes their averaged,
+mirror-averaged logits in the same file.
 """
 from __future__ import annotations
 
@@ -16,9 +20,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from training import tracking
-from training.config import ExperimentConfig, TeacherConfig
+from training.config import ExperimentConfig, TeacherConfig, load_config
 from training.data import EMOTIONS, load_splits
-from training.distil import training_targets
+from training.distil import load_student, training_targets
 from training.fit import FitSettings, fit, pixels, predict_logits, val_metrics
 
 
@@ -83,21 +87,36 @@ def _member(args):  # module-level for multiprocessing's spawn
     return train_member(cfg, seed, config_path)
 
 
+def trained_member(cfg: ExperimentConfig, member_config: Path) -> dict:
+    """The mirror-averaged logits of a student trained by another experiment, on this experiment's faces."""
+    member = load_config(member_config)
+    net = load_student(member)
+    train, val = load_splits(cfg.data)
+    print(f"[teacher] member {member.name} ({member.student.arch} x{member.student.width})", flush=True)
+    return {"train_ids": train.ids, "train_logits": predict_logits(net, pixels(train), mirror=True),
+            "val_ids": val.ids, "val_logits": predict_logits(net, pixels(val), mirror=True)}
+
+
 def run(cfg: ExperimentConfig, config_path: str | None = None) -> Path:
-    """Train every seed (in parallel on a GPU), average their logits, write teacher_logits.npz."""
+    """Train every seed (in parallel on a GPU), or take the trained members; average their logits and write
+    teacher_logits.npz."""
     seeds = cfg.teacher.seeds
-    tracking.init_store(cfg)  # create the store once, before parallel writers
-    if torch.cuda.is_available() and len(seeds) > 1:
-        with mp.get_context("spawn").Pool(len(seeds)) as pool:
-            files = pool.map(_member, [(cfg, s, config_path) for s in seeds])
+    if cfg.teacher.members:
+        members = [trained_member(cfg, m) for m in cfg.teacher.members]
     else:
-        files = [train_member(cfg, s, config_path) for s in seeds]
-    members = [np.load(f) for f in files]
+        tracking.init_store(cfg)  # create the store once, before parallel writers
+        if torch.cuda.is_available() and len(seeds) > 1:
+            with mp.get_context("spawn").Pool(len(seeds)) as pool:
+                files = pool.map(_member, [(cfg, s, config_path) for s in seeds])
+        else:
+            files = [train_member(cfg, s, config_path) for s in seeds]
+        members = [np.load(f) for f in files]
     _, val = load_splits(cfg.data)
     val_logits = np.mean([m["val_logits"] for m in members], 0)
     accs = [val_metrics(m["val_logits"], val) for m in members]
     ens = val_metrics(val_logits, val)
     out = cfg.run_dir / "teacher" / "teacher_logits.npz"
+    out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, train_ids=members[0]["train_ids"], train_logits=np.mean([m["train_logits"] for m in members], 0),
              val_ids=members[0]["val_ids"], val_logits=val_logits)
     print(f"[teacher] members {accs}; ensemble {ens} -> {out}")

@@ -57,3 +57,27 @@ def test_targets_need_a_weight_and_a_teacher_file_for_the_teacher_part(tmp_path)
         load_config(write(tmp_path, GOOD + "[targets]\nvotes = 0\n"))
     with pytest.raises(ConfigError, match="teacher > 0 needs teacher_logits"):
         load_config(write(tmp_path, GOOD + "[targets]\nteacher = 0.5\n"))
+
+
+def test_a_variant_extends_its_base_and_names_only_what_changes(tmp_path):
+    write(tmp_path, GOOD + "[student]\nwidth = 1.0\nepochs = 20\n")
+    variant = tmp_path / "wide.toml"
+    variant.write_text('extends = "exp.toml"\nname = "wide"\n[student]\nwidth = 1.5\n')
+    cfg = load_config(variant)
+    assert (cfg.name, cfg.student.width, cfg.student.epochs) == ("wide", 1.5, 20)  # epochs from the base
+    assert str(cfg.data.train.path) == "train.npz"
+    loop = tmp_path / "loop.toml"
+    loop.write_text('extends = "loop.toml"\nname = "loop"\n')
+    with pytest.raises(ConfigError, match="extends itself"):
+        load_config(loop)
+    variant.write_text('extends = "absent.toml"\n')
+    with pytest.raises(ConfigError, match="absent.toml: cannot read config"):
+        load_config(variant)
+
+
+def test_every_shipped_experiment_file_loads():
+    from pathlib import Path
+    files = sorted(Path("training/configs").glob("*.toml"))
+    assert len(files) >= 4
+    for f in files:
+        assert load_config(f).name  # a broken base or key would raise ConfigError naming the file
