@@ -22,22 +22,21 @@ import cv2
 
 from edge.bench import add_arguments as add_bench_arguments
 from edge.bench import bench
+from edge.bundles.cli import add_arguments as add_update_arguments
+from edge.bundles.cli import update_models
 from edge.check import add_arguments as add_check_arguments
 from edge.check import check
 from edge.config import ConfigError, dump, json_schema, load_config
 from edge.detector import FaceDetector
 from edge.env_file import ENVIRONMENT_FILE_HELP, service_environment
 from edge.manifest import model_entry
-from edge.model_update import add_arguments as add_update_arguments
-from edge.model_update import update_models
 from edge.sources import SourceError
 from edge.tflite import ModelLoadError
 
 
 def detect(args) -> int:
     entry, path = model_entry("face_detection", args.model)
-    detector = FaceDetector(path, entry["input"]["mean"], entry["input"]["std"],
-                            args.min_score if args.min_score is not None else entry.get("min_score", 0.5))
+    detector = FaceDetector.from_manifest(entry, path, min_score=args.min_score)
     results, failed = [], 0
     for image in args.images:
         frame = cv2.imread(str(image))

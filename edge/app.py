@@ -11,14 +11,10 @@ import time
 import cv2
 
 from edge.allocator import tune_allocator
+from edge.bundles.watch import ModelWatcher
 from edge.config import EdgeConfig
-from edge.crop import CropSpec
-from edge.detector import FaceDetector
-from edge.emotion import EmotionModel
-from edge.manifest import model_entry
-from edge.model_watch import ModelWatcher
 from edge.monitoring.monitor import Monitor
-from edge.pipeline import Pipeline, PipelineSettings
+from edge.pipeline import Pipeline
 from edge.sd_notify import notify, watchdog_interval_s
 from edge.sessions.advice import AdviceRules
 from edge.sessions.api import NotReady, sessions_blueprint
@@ -34,23 +30,6 @@ from edge.web.server import WebServer
 
 log = logging.getLogger("edge")
 PREVIEW_EVERY = 10  # frames between preview images: a few per second is enough for an operator
-
-
-def load_pipeline(config: EdgeConfig) -> tuple[Pipeline, list[dict]]:
-    """Models from the manifest (sha256 checked) and the pipeline around them."""
-    # OpenCV's own thread pool gets the same budget as the interpreters: on images this small, handing
-    # work to other cores costs more than it saves, and the spare cores belong to capture and the web server
-    cv2.setNumThreads(config.models.threads)
-    det, det_path = model_entry("face_detection", config.models.detector, config.models.dir)
-    emo, emo_path = model_entry("emotion", config.models.emotion, config.models.dir)
-    min_score = config.models.min_face_score if config.models.min_face_score is not None else det["min_score"]
-    detector = FaceDetector(det_path, det["input"]["mean"], det["input"]["std"], min_score,
-                            config.models.threads)
-    emotion = EmotionModel(emo_path, emo["input"]["mean"], emo["input"]["std"], emo["labels"], config.models.threads)
-    p = config.pipeline
-    settings = PipelineSettings(p.smoothing_window_s, p.track_iou, p.track_max_missed, p.uncertain_below, p.max_faces)
-    models = [{k: m.get(k) for k in ("name", "task", "version", "precision", "sha256")} for m in (det, emo)]
-    return Pipeline(detector, emotion, CropSpec.from_manifest(emo), settings), models
 
 
 def open_camera(config: EdgeConfig, beat: Heartbeat) -> CameraWatchdog:
@@ -141,7 +120,7 @@ class Daemon:
             # telemetry starts before the models load, so the fleet also hears of a booth that fails to start
             if self.config.telemetry.enabled:
                 running.callback(MqttPublisher(self.config.telemetry, state).start().stop)
-            models = ModelWatcher(self.config, state, load_pipeline)  # hot-swaps bundles installed by update-models
+            models = ModelWatcher(self.config, state)  # hot-swaps bundles installed by update-models
             state.watch("models", models.check)
             watchdog = state.watchdog = Watchdog(watchdog_interval_s())
             state.watch("watchdog", lambda: ("failing", watchdog.problem) if watchdog.problem else None)

@@ -18,12 +18,11 @@ import numpy as np
 
 from edge import device_info
 from edge.allocator import tune_allocator
-from edge.app import load_pipeline
 from edge.check.thermal import THROTTLE_BITS
 from edge.config import EdgeConfig, load_config
 from edge.manifest import float_version, load_manifest
 from edge.peers import MEDIAPIPE_MISSING, run_haar_peer, run_mediapipe_peer
-from edge.pipeline import STAGES
+from edge.pipeline import STAGES, Pipeline
 from edge.sources import SourceError, open_source
 from edge.tflite import runtime_name
 
@@ -60,7 +59,8 @@ def percentiles(values: list[float]) -> dict:
 
 
 def run_pipeline(config: EdgeConfig, spec: str, frames: int | None, seconds: float | None) -> dict:
-    pipeline, models = load_pipeline(config)
+    pipeline = Pipeline.from_config(config)
+    models = pipeline.models
     next_frame = frame_supplier(spec)
     timings: dict[str, list[float]] = {s: [] for s in ("capture", *STAGES, "total")}
     for i in range(WARMUP):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.detector import Face
+from edge.faces import Face
 
 
 @dataclass(frozen=True)

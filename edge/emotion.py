@@ -18,6 +18,11 @@ class EmotionModel:
         self.encode = InputEncoder(mean, std, self._in)
         self.height, self.width = int(self._in["shape"][1]), int(self._in["shape"][2])
 
+    @classmethod
+    def from_manifest(cls, entry: dict, path: str | Path, threads: int = 1) -> EmotionModel:
+        """The classifier a manifest entry describes: its input normalisation and its labels."""
+        return cls(path, entry["input"]["mean"], entry["input"]["std"], entry["labels"], threads)
+
     def logits(self, face: np.ndarray) -> np.ndarray:
         """One grey face (H,W) uint8, already cropped and resized to the model's input -> logits."""
         if face.shape != (self.height, self.width):

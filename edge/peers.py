@@ -10,8 +10,8 @@ import numpy as np
 
 from edge.config import EdgeConfig
 from edge.crop import CropSpec, face_crop
-from edge.detector import Face
 from edge.emotion import EmotionModel
+from edge.faces import Face
 from edge.manifest import float_version, model_entry
 
 WARMUP = 10
@@ -64,7 +64,7 @@ def run_haar_peer(config: EdgeConfig, next_frame: Callable[[], np.ndarray], fram
         return None
     cv2.setNumThreads(config.models.threads)
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-    model = EmotionModel(path, entry["input"]["mean"], entry["input"]["std"], entry["labels"], config.models.threads)
+    model = EmotionModel.from_manifest(entry, path, config.models.threads)
 
     def one_frame(image: np.ndarray) -> int:
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
@@ -95,7 +95,7 @@ def run_mediapipe_peer(config: EdgeConfig, next_frame: Callable[[], np.ndarray],
     m = config.models
     entry, path = float_version("emotion", m.emotion, m.dir) or model_entry("emotion", m.emotion, m.dir)
     cv2.setNumThreads(config.models.threads)
-    model = EmotionModel(path, entry["input"]["mean"], entry["input"]["std"], entry["labels"], config.models.threads)
+    model = EmotionModel.from_manifest(entry, path, config.models.threads)
     spec = CropSpec.from_manifest(entry)
     with FaceDetection(model_selection=0) as detector:
         def one_frame(image: np.ndarray) -> int:

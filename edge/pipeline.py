@@ -9,11 +9,14 @@ import math
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
+from edge.config import EdgeConfig
 from edge.crop import CropSpec, face_crop
 from edge.detector import FaceDetector
 from edge.emotion import EmotionModel
+from edge.manifest import model_entry
 from edge.tracker import Tracker, primary_index, smoothed
 
 STAGES = ("preprocess", "detect", "crop", "classify", "track")
@@ -66,11 +69,32 @@ class FrameResult:
                 "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()}}
 
 
+MODEL_FIELDS = ("name", "task", "version", "precision", "sha256")
+
+
 class Pipeline:
     def __init__(self, detector: FaceDetector, emotion: EmotionModel, crop: CropSpec,
-                 settings: PipelineSettings = PipelineSettings()):
+                 settings: PipelineSettings = PipelineSettings(), models: list[dict] | None = None):
         self.detector, self.emotion, self.crop, self.settings = detector, emotion, crop, settings
+        self.models = models or []  # what runs, for status pages: name, task, version, precision, sha256
         self.tracker = Tracker(settings.track_iou, settings.track_max_missed)
+
+    @classmethod
+    def from_config(cls, config: EdgeConfig) -> Pipeline:
+        """The one way to build the device's pipeline: the configured models from models.dir's manifest
+        (sha256 checked, ModelLoadError otherwise) with the config's thread budget and pipeline settings."""
+        # OpenCV's own thread pool gets the same budget as the interpreters: on images this small, handing
+        # work to other cores costs more than it saves, and the spare cores belong to capture and the web server
+        m = config.models
+        cv2.setNumThreads(m.threads)
+        det, det_path = model_entry("face_detection", m.detector, m.dir)
+        emo, emo_path = model_entry("emotion", m.emotion, m.dir)
+        p = config.pipeline
+        return cls(FaceDetector.from_manifest(det, det_path, m.threads, m.min_face_score),
+                   EmotionModel.from_manifest(emo, emo_path, m.threads), CropSpec.from_manifest(emo),
+                   PipelineSettings(p.smoothing_window_s, p.track_iou, p.track_max_missed, p.uncertain_below,
+                                    p.max_faces),
+                   [{k: entry.get(k) for k in MODEL_FIELDS} for entry in (det, emo)])
 
     def process(self, image: np.ndarray, timestamp: float, index: int = 0) -> FrameResult:
         """Raises ValueError, saying what is wrong, for a frame that is not a uint8 image or a bad timestamp."""

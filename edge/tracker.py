@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.detector import corners, iou
+from edge.faces import corners, iou
 
 
 def iou_xywh(a, b) -> float:

@@ -11,8 +11,8 @@ import sys
 import atheris
 import numpy as np
 
-with atheris.instrument_imports(include=["edge.detector"]):
-    from edge.detector import BoxDecoder, weighted_nms
+with atheris.instrument_imports(include=["edge.blazeface", "edge.faces"]):
+    from edge.blazeface import BoxDecoder, weighted_nms
 
 
 def floats(fdp: atheris.FuzzedDataProvider, count: int) -> np.ndarray:

@@ -230,8 +230,8 @@ class Spiky:
 
 def test_latency_spikes_beyond_twice_the_budget_warn(tmp_path, monkeypatch):
     models = Spiky()
-    monkeypatch.setattr(models_check, "load_pipeline", lambda config: (SimpleNamespace(detector=models, emotion=models),
-                                                                       [{"name": "spiky"}]))
+    monkeypatch.setattr(models_check.Pipeline, "from_config",
+                        lambda config: SimpleNamespace(detector=models, emotion=models, models=[{"name": "spiky"}]))
     r = check_latency(make_ctx(tmp_path, config=config(check={"latency_budget_ms": 10})))
     assert r.status == WARN and "p95 over twice check.latency_budget_ms of 10 ms" in r.detail
     assert r.data["p50_ms"] < 10 < 20 < r.data["p95_ms"] and models.calls == models_check.WARMUP + models_check.RUNS

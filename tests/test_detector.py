@@ -6,9 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.blazeface import BoxDecoder, Letterbox, raw_floor, score_logit, sigmoid, ssd_anchors, weighted_nms
 from edge.crop import CropSpec, eye_angle, face_crop
-from edge.detector import (BoxDecoder, Face, FaceDetector, Letterbox, raw_floor, score_logit, sigmoid, ssd_anchors,
-                           weighted_nms)
+from edge.detector import FaceDetector
+from edge.faces import Face
 from edge.manifest import model_entry
 from edge.preprocess import InputEncoder, dequantize, normalise, quantize
 from edge.tflite import ModelLoadError
@@ -67,7 +68,7 @@ def test_folded_decoding_of_integer_outputs_equals_dequantizing_them_first(boxes
 
 
 def test_the_detector_finds_the_same_faces_as_decoding_every_anchor():
-    detector = FaceDetector(MODEL, ENTRY["input"]["mean"], ENTRY["input"]["std"], ENTRY["min_score"])
+    detector = FaceDetector.from_manifest(ENTRY, MODEL)
     cap = cv2.VideoCapture(str(ROOT / "media/demo.mp4"))
     faces = 0
     for _ in range(40):
@@ -130,7 +131,7 @@ def test_input_encoder_matches_normalise_then_quantize(dtype, quantization):
 
 @pytest.fixture(scope="module")
 def detector():
-    return FaceDetector(MODEL, ENTRY["input"]["mean"], ENTRY["input"]["std"], ENTRY["min_score"])
+    return FaceDetector.from_manifest(ENTRY, MODEL)
 
 
 def test_finds_the_face_in_single_face_photos_and_nothing_in_blank_frames(shared_data, detector):

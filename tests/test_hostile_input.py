@@ -10,12 +10,14 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.app import load_pipeline
+from edge.blazeface import BoxDecoder, ssd_anchors
 from edge.config import ConfigError, EdgeConfig, load_config
 from edge.crop import CropSpec, face_crop
-from edge.detector import BoxDecoder, Face, FaceDetector, ssd_anchors
+from edge.detector import FaceDetector
 from edge.emotion import EmotionModel
+from edge.faces import Face
 from edge.manifest import model_entry
+from edge.pipeline import Pipeline
 from edge.tflite import ModelLoadError
 from edge.web.security import AccessPolicy
 from tests.conftest import ROOT
@@ -114,7 +116,7 @@ def test_broken_http_is_refused_and_the_server_keeps_serving(served, request_byt
 
 @pytest.fixture(scope="module")
 def pipeline():
-    return load_pipeline(EdgeConfig())[0]
+    return Pipeline.from_config(EdgeConfig())
 
 
 @pytest.mark.parametrize("frame, message", [
@@ -159,7 +161,7 @@ def test_odd_but_valid_frames_give_sane_results(pipeline, frame):
 def demo_face_frame():
     """The first frame of the bundled demo clip in which the detector finds a face, and that face."""
     entry, path = model_entry("face_detection")
-    detector = FaceDetector(path, entry["input"]["mean"], entry["input"]["std"], entry["min_score"])
+    detector = FaceDetector.from_manifest(entry, path)
     cap = cv2.VideoCapture(str(ROOT / "media/demo.mp4"))
     for _ in range(300):
         ok, frame = cap.read()

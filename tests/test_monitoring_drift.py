@@ -5,10 +5,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.app import load_pipeline
 from edge.config import EdgeConfig
 from edge.monitoring.monitor import Monitor, worst
 from edge.monitoring.settings import MonitoringSettings
+from edge.pipeline import Pipeline
 from edge.state import LiveState
 from tests.conftest import ROOT
 
@@ -22,7 +22,8 @@ SETTINGS = MonitoringSettings(latency_p95_ms_high=(1000.0, 2000.0))
 def monitored(video, transform=lambda image: image) -> dict:
     """The snapshot at the end of the clip, every frame through pipeline and monitor."""
     config = EdgeConfig.model_validate({"models": {"dir": str(ROOT / "models")}})
-    pipeline, models = load_pipeline(config)
+    pipeline = Pipeline.from_config(config)
+    models = pipeline.models
     monitor = Monitor(SETTINGS, config.models, LiveState(models=models))
     cap = cv2.VideoCapture(str(video))
     fps, i = cap.get(cv2.CAP_PROP_FPS), 0

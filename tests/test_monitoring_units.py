@@ -248,7 +248,7 @@ def test_monitor_follows_a_model_update(tmp_path):
     for i in range(40):
         monitor.observe(result(i, "happy"), now=i / 30)
     assert monitor.snapshot(now=2.1)["metrics"]["prediction_psi"]["samples"] == 40
-    # an update puts the baseline first (edge/model_update.py swaps the folder; the watcher updates LiveState)
+    # an update puts the baseline first (edge/bundles/store.py swaps the folder; the watcher updates LiveState)
     manifest = json.loads((models / "manifest.json").read_text())
     manifest["models"].sort(key=lambda m: m["name"] != "mini_xception_int8")
     (models / "manifest.json").write_text(json.dumps(manifest))

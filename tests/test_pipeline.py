@@ -6,11 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.crop import CropSpec, face_crop
-from edge.detector import FaceDetector, iou
-from edge.emotion import EmotionModel
-from edge.manifest import model_entry
-from edge.pipeline import STAGES, Pipeline, PipelineSettings
+from edge.config import EdgeConfig
+from edge.crop import face_crop
+from edge.faces import iou
+from edge.pipeline import STAGES, Pipeline
 from edge.tracker import Tracker, iou_xywh, primary_index, smoothed
 from tests.conftest import ROOT
 
@@ -67,11 +66,7 @@ def test_primary_face_prefers_large_and_central():
 
 @pytest.fixture(scope="module")
 def pipeline():
-    det, det_path = model_entry("face_detection")
-    emo, emo_path = model_entry("emotion")
-    return Pipeline(FaceDetector(det_path, det["input"]["mean"], det["input"]["std"], det["min_score"]),
-                    EmotionModel(emo_path, emo["input"]["mean"], emo["input"]["std"], emo["labels"]),
-                    CropSpec.from_manifest(emo), PipelineSettings())
+    return Pipeline.from_config(EdgeConfig())
 
 
 def test_talking_face_video_gives_one_stable_face_with_expressions(shared_data, pipeline):

@@ -7,8 +7,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from edge.blazeface import ANCHOR_LAYOUTS, BoxDecoder, Letterbox, ssd_anchors, weighted_nms
 from edge.crop import CropSpec, face_crop
-from edge.detector import ANCHOR_LAYOUTS, BoxDecoder, Face, Letterbox, iou, ssd_anchors, weighted_nms
+from edge.faces import Face, iou
 
 SIZES = st.sampled_from(sorted(ANCHOR_LAYOUTS))
 SIDE = st.integers(1, 5000)

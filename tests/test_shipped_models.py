@@ -37,7 +37,7 @@ def test_primary_model_is_small_int8_and_accurate_on_the_fixture():
     interpreter = load_interpreter(MODELS / m["file"])
     assert interpreter.get_input_details()[0]["dtype"] == np.int8
     assert interpreter.get_output_details()[0]["dtype"] == np.int8
-    model = EmotionModel(MODELS / m["file"], m["input"]["mean"], m["input"]["std"], m["labels"])
+    model = EmotionModel.from_manifest(m, MODELS / m["file"])
     pred = np.array([model.probabilities(f).argmax() for f in FACES["x"]])
     # 70 PublicTest faces, 10 per FER2013 label (disgust included): far above chance (1/7) on both measures.
     # It is trained on the crowd: the majority of the ten FER+ annotators is what it must agree with most.
@@ -63,7 +63,7 @@ def test_same_predictions_under_tflite_runtime_with_numpy1(tflite_runtime_output
     assert other["runtime"] == "tflite-runtime 2.14.0" and other["numpy"].startswith("1.")
     assert runtime_name().startswith("ai-edge-litert")
     for m in EMOTION:
-        model = EmotionModel(MODELS / m["file"], m["input"]["mean"], m["input"]["std"], m["labels"])
+        model = EmotionModel.from_manifest(m, MODELS / m["file"])
         litert = np.array([model.logits(f) for f in FACES["x"]])
         theirs = np.array(other["logits"][m["name"]])
         assert (litert.argmax(1) == theirs.argmax(1)).mean() >= 0.97, m["name"]

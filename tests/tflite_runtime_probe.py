@@ -25,10 +25,10 @@ def main():
     out = {"runtime": runtime_name(), "numpy": np.__version__, "logits": {}, "faces": {}}
     for m in manifest["models"]:
         if m["task"] == "emotion":
-            model = EmotionModel(models_dir / m["file"], m["input"]["mean"], m["input"]["std"], m["labels"])
+            model = EmotionModel.from_manifest(m, models_dir / m["file"])
             out["logits"][m["name"]] = [model.logits(f).tolist() for f in faces]
         elif m["task"] == "face_detection":
-            detector = FaceDetector(models_dir / m["file"], m["input"]["mean"], m["input"]["std"], m["min_score"])
+            detector = FaceDetector.from_manifest(m, models_dir / m["file"])
             out["faces"][m["name"]] = [[f.as_dict() for f in detector.detect(frame)] for frame in detection_frames(faces)]
     print(json.dumps(out))
 

@@ -44,7 +44,7 @@ def main(argv=None) -> None:
     ap.add_argument("--every", type=int, default=25)
     args = ap.parse_args(argv)
     entry, path = model_entry("face_detection")
-    detector = FaceDetector(path, entry["input"]["mean"], entry["input"]["std"], entry["min_score"])
+    detector = FaceDetector.from_manifest(entry, path)
     print(measure(load(args.train).x[::args.every], detector))
 
 

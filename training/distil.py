@@ -73,7 +73,7 @@ def settings(cfg: ExperimentConfig) -> FitSettings:
     sc = cfg.student
     return FitSettings(epochs=sc.epochs, batch_size=sc.batch_size, lr=sc.lr, weight_decay=sc.weight_decay,
                        erasing_p=sc.erasing_p, mixup_alpha=sc.mixup_alpha, ema_decay=sc.ema_decay,
-                       select_on=sc.select_on, max_minutes=sc.max_minutes)
+                       select_on=sc.select_on, max_minutes=sc.max_minutes, channels_last=sc.channels_last)
 
 
 def train(cfg: ExperimentConfig, train_set: FaceSet, val_set: FaceSet, out_dir: Path, log_epoch=None,

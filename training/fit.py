@@ -40,6 +40,7 @@ class FitSettings:
     patience: int | None = None  # stop after this many epochs without a better selection metric
     max_minutes: float | None = None  # stop (resumably) after this wall time
     device: str = "cpu"
+    channels_last: bool = False  # NHWC tensors: 1.6x faster on an AVX2 EPYC here, slower on an AVX-512 Xeon
 
 
 def pixels(faces: FaceSet, device: str | torch.device = "cpu") -> torch.Tensor:
@@ -95,7 +96,8 @@ def fit(model: nn.Module, train: FaceSet, targets: np.ndarray, val: FaceSet, s: 
     out_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(s.device)
     torch.manual_seed(seed)
-    model.to(device)
+    layout = torch.channels_last if s.channels_last else torch.contiguous_format
+    model.to(device, memory_format=layout)
     x_train, x_val = pixels(train, device), pixels(val, device)
     t_train = torch.from_numpy(targets).to(device)
     if s.optimizer == "sgd":
@@ -136,7 +138,7 @@ def fit(model: nn.Module, train: FaceSet, targets: np.ndarray, val: FaceSet, s: 
                 j = torch.randperm(len(idx), device=device)
                 xb, tb = lam * xb + (1 - lam) * xb[j], lam * tb + (1 - lam) * tb[j]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                logits = model(normalise(xb))  # bfloat16 on a GPU only: on this CPU it was 12-45 % slower
+                logits = model(normalise(xb).contiguous(memory_format=layout))  # bfloat16 on a GPU only: on this CPU it was 12-45 % slower
             loss = torch.sum(-tb * F.log_softmax(logits.float(), 1), 1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -165,4 +167,5 @@ def fit(model: nn.Module, train: FaceSet, targets: np.ndarray, val: FaceSet, s: 
         print(f"[{tag}] epoch {state['epoch']}/{s.epochs} {shown} best {s.select_on} {state['best']:.4f} "
               f"({time.time() - t0:.0f} s)", flush=True)
     model.load_state_dict(torch.load(out_dir / "best.pt", map_location=device))
+    model.to(memory_format=torch.contiguous_format)  # what the Keras twin and the teachers' logits expect
     return state

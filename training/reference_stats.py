@@ -65,8 +65,8 @@ def face_sizes(cfg: ExperimentConfig, model_name: str) -> dict:
     if not videos:
         return {"note": "not measured: every FER2013 face is a 48x48 crop, and no calibration videos are "
                         "configured (reference.calibration_videos)"}
-    from edge.app import load_pipeline  # the device's own pipeline; heavy import, only needed here
     from edge.config import EdgeConfig
+    from edge.pipeline import Pipeline  # the device's own pipeline; heavy import, only needed here
 
     config = EdgeConfig.model_validate({"models": {"dir": str(cfg.export.models_dir), "emotion": model_name}})
     sizes, frames, without = [], 0, 0
@@ -75,7 +75,7 @@ def face_sizes(cfg: ExperimentConfig, model_name: str) -> dict:
         if not cap.isOpened():
             raise DatasetError(f"{video}: cannot open this calibration video (reference.calibration_videos); "
                                "check the path and that OpenCV decodes it.")
-        pipeline, _ = load_pipeline(config)  # fresh tracker per video
+        pipeline = Pipeline.from_config(config)  # fresh tracker per video
         fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
         while True:
             ok, image = cap.read()
@@ -96,7 +96,7 @@ def face_sizes(cfg: ExperimentConfig, model_name: str) -> dict:
 def reference_stats(cfg: ExperimentConfig) -> dict:
     name = f"{cfg.export.name}_int8"
     entry, path = model_entry("emotion", name, cfg.export.models_dir)
-    model = EmotionModel(path, entry["input"]["mean"], entry["input"]["std"], entry["labels"], threads=1)
+    model = EmotionModel.from_manifest(entry, path, threads=1)
     faces = training_faces(cfg)
     quality = np.array([crop_quality(face) for face in faces.x])
     probabilities = np.stack([model.probabilities(face) for face in faces.x])

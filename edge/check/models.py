@@ -6,10 +6,10 @@ import time
 import cv2
 import numpy as np
 
-from edge.app import load_pipeline
 from edge.check.context import Context
 from edge.check.result import FAIL, PASS, WARN, Result
 from edge.manifest import load_manifest, model_entry
+from edge.pipeline import Pipeline
 from edge.tflite import ModelLoadError, runtime_name
 
 WARMUP, RUNS = 5, 50
@@ -49,7 +49,7 @@ def check_latency(ctx: Context) -> Result:
     budget = ctx.config.check.latency_budget_ms or ctx.board.latency_budget_ms
     whose = "check.latency_budget_ms" if ctx.config.check.latency_budget_ms else f"the {ctx.board.name} budget"
     try:
-        pipeline, models = load_pipeline(ctx.config)
+        pipeline = Pipeline.from_config(ctx.config)
     except ModelLoadError as e:
         return Result("latency", FAIL, f"not measured: the models do not load ({e}); fix the models row first",
                       {"budget_ms": budget})
@@ -75,7 +75,7 @@ def check_latency(ctx: Context) -> Result:
     data = {"p50_ms": round(p50, 3), "p95_ms": round(p95, 3), "detect_p50_ms": round(float(np.median(detect_ms)), 3),
             "classify_p50_ms": round(float(np.median(classify_ms)), 3), "budget_ms": budget,
             "board": ctx.board.key, "runtime": runtime_name(), "threads": ctx.config.models.threads,
-            "models": [m["name"] for m in models], "runs": RUNS}
+            "models": [m["name"] for m in pipeline.models], "runs": RUNS}
     found = (f"detector {data['detect_p50_ms']:.2f} ms + emotion {data['classify_p50_ms']:.2f} ms per face: "
              f"p50 {p50:.2f} ms, p95 {p95:.2f} ms over {RUNS} runs on {on} ({data['runtime']}, "
              f"{data['threads']} thread(s))")

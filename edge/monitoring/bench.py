@@ -14,9 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.app import load_pipeline
 from edge.config import ConfigError, load_config
 from edge.monitoring.monitor import Monitor
+from edge.pipeline import Pipeline
 from edge.state import LiveState
 
 DEMO = Path(__file__).resolve().parents[2] / "media/demo.mp4"
@@ -46,7 +46,8 @@ def summary(ms: list[float]) -> dict:
 
 
 def measure(config, images: list[np.ndarray], fps: float) -> dict:
-    pipeline, models = load_pipeline(config)
+    pipeline = Pipeline.from_config(config)
+    models = pipeline.models
     monitor = Monitor(config.monitoring, config.models, LiveState(models=models))
     monitor.snapshot(now=-1.0)  # loads the model's reference: start-up work, not per-frame work
     pipeline_ms, observe_ms, evaluating_ms = [], [], []

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from edge.detector import Letterbox
+from edge.blazeface import Letterbox
 from edge.preprocess import normalise
 from training.detector.evaluate import evaluate, markdown, video_frames
 from training.detector.fetch import MODELS, fetch

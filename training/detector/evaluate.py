@@ -9,7 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.detector import FaceDetector, corners, iou
+from edge.detector import FaceDetector
+from edge.faces import corners, iou
 
 AP_MIN_SCORE = 0.3  # detections kept for the precision-recall curve
 MIN_FACE = 32  # WIDER faces smaller than this (shorter side) are "ignore" regions, neither hit nor miss

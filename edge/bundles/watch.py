@@ -1,6 +1,6 @@
 """The daemon's side of model updates: follow the models link and swap the pipeline between two frames.
 
-edge/model_update.py installs a bundle and swaps the models.dir link; this watcher notices the new target,
+edge/bundles/store.py installs a bundle and swaps the models.dir link; this watcher notices the new target,
 loads and self-tests it off the inference thread, and hands the loop the new pipeline, which takes over
 at the next frame: the web server and the camera never stop. A bundle that fails here is not used, and
 the link goes back to the bundle that runs, so a restart does not pick the broken one either.
@@ -12,7 +12,8 @@ import threading
 from pathlib import Path
 
 from edge.config import EdgeConfig
-from edge.model_update import Layout, Loader, check_bundle, revert
+from edge.bundles.store import Layout, revert
+from edge.bundles.verify import check_bundle
 from edge.pipeline import FrameResult, Pipeline
 from edge.state import LiveState
 from edge.tflite import ModelLoadError
@@ -36,8 +37,8 @@ class LivePipeline:
 
 
 class ModelWatcher:
-    def __init__(self, config: EdgeConfig, state: LiveState, load: Loader):
-        self.config, self.state, self.load_pipeline = config, state, load
+    def __init__(self, config: EdgeConfig, state: LiveState):
+        self.config, self.state = config, state
         self.layout = Layout.of(config)
         self.running: Path | None = None
         self.live: LivePipeline | None = None
@@ -52,7 +53,7 @@ class ModelWatcher:
         if target is None:
             raise ModelLoadError(f"{self.layout.link}: the models folder is missing.")
         try:
-            pipeline, models, summary = check_bundle(target, self.config, self.load_pipeline, installing=False)
+            pipeline, summary = check_bundle(target, self.config, installing=False)
         except ModelLoadError as e:
             previous = self.layout.previous_target()
             if previous is None or previous == target or not revert(self.layout, target, previous):
@@ -60,9 +61,9 @@ class ModelWatcher:
             self.problem = f"{target.name} failed ({e}); rolled back to {previous.name}"
             log.error("models: %s", self.problem)
             target = previous
-            pipeline, models, summary = check_bundle(target, self.config, self.load_pipeline, installing=False)
+            pipeline, summary = check_bundle(target, self.config, installing=False)
         log.info("models: %s (%s)", target.name, summary)
-        self.running, self.state.models, self.live = target, models, LivePipeline(pipeline)
+        self.running, self.state.models, self.live = target, pipeline.models, LivePipeline(pipeline)
         return self.live
 
     def start(self) -> ModelWatcher:
@@ -84,7 +85,7 @@ class ModelWatcher:
             if target is None or target in (self.running, failed):
                 continue
             try:
-                pipeline, models, summary = check_bundle(target, self.config, self.load_pipeline, installing=False)
+                pipeline, summary = check_bundle(target, self.config, installing=False)
             except Exception as e:  # whatever breaks loading a bundle, the running one stays
                 reverted = revert(self.layout, target, self.running)
                 self.problem = (f"update to {target.name} failed ({e}); kept {self.running.name}"
@@ -92,12 +93,12 @@ class ModelWatcher:
                 log.error("models: %s", self.problem)
                 failed = target
                 continue
-            self._swap(pipeline, models)
+            self._swap(pipeline)
             log.info("models: switched from %s to %s (%s)", self.running.name, target.name, summary)
             self.running, self.problem, failed = target, None, None
 
-    def _swap(self, pipeline: Pipeline, models: list[dict]) -> None:
+    def _swap(self, pipeline: Pipeline) -> None:
         # a method of its own so that no local outlives it holding the old pipeline and its interpreters
         if pipeline.emotion.labels == self.live.current.emotion.labels:
             pipeline.tracker = self.live.current.tracker  # faces keep their ids: a kiosk session goes on
-        self.live.current, self.state.models = pipeline, models
+        self.live.current, self.state.models = pipeline, pipeline.models

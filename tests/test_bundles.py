@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.app import load_pipeline
+from edge.bundles.store import install, rollback
+from edge.bundles.verify import BundleError, sha256_of
+from edge.bundles.watch import ModelWatcher
 from edge.config import EdgeConfig
-from edge.model_update import BundleError, install, rollback, sha256_of
-from edge.model_watch import ModelWatcher
 from edge.state import LiveState
 from tests.conftest import FIXTURES, ROOT
 from tests.test_daemon import Daemon, get
@@ -205,20 +205,20 @@ def test_archives_that_reach_outside_or_lack_a_self_test_are_refused(tmp_path):
     with tarfile.open(evil, "w") as tar:
         tar.add(tmp_path / "models/manifest.json", arcname="../manifest.json")
     with pytest.raises(BundleError, match=r"\.\./manifest.json would land outside the bundle"):
-        install(evil, config, load_pipeline)
+        install(evil, config)
     bare = make_bundle(tmp_path / "bare", "2")
     manifest = json.loads((bare / "manifest.json").read_text())
     del manifest["selftest"]
     write_manifest(bare, manifest)
     with pytest.raises(BundleError, match=r"no \"selftest\" section"):
-        install(bare, config, load_pipeline)
+        install(bare, config)
     with pytest.raises(BundleError, match="not a bundle"):
-        install(tmp_path / "nothing.zip", config, load_pipeline)
+        install(tmp_path / "nothing.zip", config)
     stale = make_bundle(tmp_path / "stale", "3")
     reference = next(m["reference_stats"] for m in SHIPPED if m["name"] == "fer_student_int8")
     (stale / reference).write_text((stale / reference).read_text().replace("0.", "0.1", 1))
     with pytest.raises(BundleError, match=r"stale/emotion/fer_student_reference.json: sha256 \w+… does not match"):
-        install(stale, config, load_pipeline)
+        install(stale, config)
     assert not (tmp_path / "models").is_symlink() or os.readlink(tmp_path / "models").startswith("models-bundles/1-")
     assert [p.name for p in (tmp_path / "models-bundles").iterdir() if p.is_dir() and p.name.startswith(".")] == []
 
@@ -227,15 +227,15 @@ def test_a_folder_archived_with_its_name_installs_and_rollback_needs_a_previous(
     make_bundle(tmp_path / "models", "1")
     config = config_for(tmp_path / "models")
     with pytest.raises(BundleError, match="no previous bundle"):
-        rollback(config, load_pipeline)
+        rollback(config)
     bundle = make_bundle(tmp_path / "v2", "2")
     archive = tmp_path / "v2.tar"
     with tarfile.open(archive, "w") as tar:
         tar.add(bundle, arcname="fer-models-v2")  # `tar cf v2.tar fer-models-v2/`
-    lines = install(archive, config, load_pipeline)
+    lines = install(archive, config)
     assert lines[0].startswith("moved the models folder") and lines[-1].startswith("installed 2-")
-    assert install(archive, config, load_pipeline)[-1].endswith("is already the installed bundle; nothing changed")
-    rollback(config, load_pipeline)
+    assert install(archive, config)[-1].endswith("is already the installed bundle; nothing changed")
+    rollback(config)
     assert os.readlink(tmp_path / "models").startswith("models-bundles/1-")
     assert os.readlink(tmp_path / "models.previous").startswith("models-bundles/2-")
 
@@ -243,11 +243,11 @@ def test_a_folder_archived_with_its_name_installs_and_rollback_needs_a_previous(
 def test_start_up_falls_back_to_the_previous_bundle_when_the_current_one_is_damaged(tmp_path):
     make_bundle(tmp_path / "models", "1")
     config = config_for(tmp_path / "models")
-    install(make_bundle(tmp_path / "v2", "2"), config, load_pipeline)
+    install(make_bundle(tmp_path / "v2", "2"), config)
     current = Path(os.path.realpath(tmp_path / "models"))
     (current / FILE["fer_student_int8"]).write_bytes(b"damaged while the booth was off")
     state = LiveState()
-    watcher = ModelWatcher(config, state, load_pipeline)
+    watcher = ModelWatcher(config, state)
     pipeline = watcher.load()
     assert os.readlink(tmp_path / "models").startswith("models-bundles/1-")
     assert {m["version"] for m in state.models} == {"1"} and pipeline.emotion.labels[3] == "happy"
