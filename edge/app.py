@@ -95,7 +95,8 @@ class Daemon:
         # everything started below is stopped in reverse order on every way out, failed start-up included
         with contextlib.ExitStack() as running:
             state = LiveState()
-            state.monitor = Monitor(self.config.monitoring, self.config.models, state)
+            monitor = Monitor(self.config.monitoring, self.config.models, state)
+            state.report("monitoring", monitor.snapshot)
             s = self.config.sessions
             store = SessionStore(s.db_path, retention_days=s.retention_days)
             running.callback(store.close)
@@ -122,16 +123,18 @@ class Daemon:
                 running.callback(MqttPublisher(self.config.telemetry, state).start().stop)
             models = ModelWatcher(self.config, state)  # hot-swaps bundles installed by update-models
             state.watch("models", models.check)
-            watchdog = state.watchdog = Watchdog(watchdog_interval_s())
+            watchdog = Watchdog(watchdog_interval_s())
             state.watch("watchdog", lambda: ("failing", watchdog.problem) if watchdog.problem else None)
+            state.report("loops", watchdog.stats)
             deadline = self.config.watchdog.stage_deadline_s
             try:
                 pipeline = models.load()
-                camera = state.camera = open_camera(self.config, watchdog.heartbeat("camera watchdog", deadline))
+                camera = open_camera(self.config, watchdog.heartbeat("camera watchdog", deadline))
             except (ModelLoadError, SourceError) as e:
                 return self.serve_failure(state, e)
             running.callback(camera.stop)
             state.watch("camera", lambda: camera_health(camera, self.config.watchdog.camera_failing_s))
+            state.report("camera", camera.stats)
             state.source = camera.source.describe()
             log.info("source %s, models %s", state.source, ", ".join(m["name"] for m in state.models))
             notify("READY=1")
@@ -142,7 +145,7 @@ class Daemon:
             running.callback(models.stop)
             running.callback(notify, "STOPPING=1")
             try:
-                self.loop(pipeline, camera, state, heartbeat)
+                self.loop(pipeline, camera, monitor, state, heartbeat)
             except StageFailing as e:  # in-process retries are spent: a fresh process is the remaining remedy
                 log.error("%s; exiting for systemd to restart the daemon", e)
                 state.fail(str(e))
@@ -163,7 +166,8 @@ class Daemon:
         self.stopping.wait(self.config.watchdog.failed_start_exit_s)
         return 2
 
-    def loop(self, pipeline: Pipeline, camera: CameraWatchdog, state: LiveState, heartbeat: Heartbeat) -> None:
+    def loop(self, pipeline: Pipeline, camera: CameraWatchdog, monitor: Monitor, state: LiveState,
+             heartbeat: Heartbeat) -> None:
         crashes = CrashBudget("pipeline", self.config.watchdog.stage_failures_limit)
         give_up = self.config.watchdog.camera_give_up_s
         while not self.stopping.is_set():
@@ -193,4 +197,4 @@ class Daemon:
             if self.config.web.preview and frame.index % PREVIEW_EVERY == 0:
                 state.preview_jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 70])[1].tobytes()
             self.recorder.observe(result)  # kiosk session aggregates; never raises
-            state.monitor.observe(result)  # input quality, drift and health windows
+            monitor.observe(result)  # input quality, drift and health windows

@@ -1,7 +1,9 @@
 """What the web layer reads: the latest results, counters, latency statistics and health.
 
 The inference loop writes, the web threads read; one lock guards everything, and a condition wakes
-the server-sent-event streams when a new result arrives.
+the server-sent-event streams when a new result arrives. LiveState holds data, not the parts that make
+it: at composition each part registers a health check (`watch`) and the figures it reports (`report`,
+e.g. the camera watchdog's counters, the monitor's snapshot), so that readers never reach into a part.
 """
 from __future__ import annotations
 
@@ -10,16 +12,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edge.pipeline import FrameResult
-
-if TYPE_CHECKING:
-    from edge.monitoring.monitor import Monitor
-    from edge.sources import CameraWatchdog
-    from edge.watchdog import Watchdog
 
 LATENCY_WINDOW = 300  # frames kept for the latency percentiles (10 s at 30 fps)
 
@@ -35,6 +31,8 @@ class Health:
 
 # A component's check: None while it is fine, else (status, reason), e.g. ("degraded", "not recording: ...").
 Check = Callable[[], "tuple[str, str] | None"]
+# A part's figures for the status page, /metrics and telemetry: a JSON-ready dict, computed when read.
+Figures = Callable[[], dict]
 
 
 class LiveState:
@@ -47,9 +45,7 @@ class LiveState:
         self.frames_in = self.processed = self.dropped = self.errors = 0
         self.last_error: str | None = None
         self.checks: dict[str, Check] = {}
-        self.camera: CameraWatchdog | None = None  # for the metrics: reconnects, stalls, frame age
-        self.watchdog: Watchdog | None = None
-        self.monitor: Monitor | None = None  # input quality, drift and health windows (edge/monitoring)
+        self.reports: dict[str, Figures] = {}
         self.first_result_s: float | None = None
         self.preview_jpeg: bytes | None = None  # only ever set when the config enables a preview
         self._timings: deque = deque(maxlen=LATENCY_WINDOW)
@@ -103,6 +99,15 @@ class LiveState:
         """Make `check` part of every health answer, its reasons prefixed with `component`."""
         self.checks[component] = check
 
+    def report(self, component: str, figures: Figures) -> None:
+        """Make `figures` readable as figures(component): "camera", "loops", "monitoring"."""
+        self.reports[component] = figures
+
+    def figures(self, component: str) -> dict | None:
+        """The component's figures now; None before it has started (or where it never does)."""
+        report = self.reports.get(component)
+        return report() if report is not None else None
+
     def health(self) -> Health:
         if self.fatal:
             return Health("failing", [self.fatal])
@@ -129,5 +134,5 @@ class LiveState:
                 "counters": {"frames_in": self.frames_in, "processed": self.processed, "dropped": self.dropped,
                              "errors": self.errors},
                 "last_error": self.last_error, "latency_ms": self.latency(), "models": self.models,
-                "camera": self.camera.stats() if self.camera else None,
+                "camera": self.figures("camera"),
                 "first_result_s": self.first_result_s, "latest": latest}

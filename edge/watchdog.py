@@ -53,6 +53,9 @@ class Watchdog:
         self.heartbeats.append(hb)
         return hb
 
+    def stats(self) -> dict:
+        return {"pings": self.pings, "problem": self.problem}
+
     def start(self) -> Watchdog:
         self._thread.start()
         return self

@@ -270,10 +270,11 @@ def test_endpoint_and_prometheus_export():
     answer = client.get("/api/monitoring")
     assert answer.status_code == 503 and "has not started" in answer.get_json()["error"]
     clock = [0.0]  # the web thread's snapshot() reads the monitor's own clock
-    state.monitor = Monitor(MonitoringSettings(min_samples=5), ModelsConfig(dir=MODELS), state, lambda: clock[0])
+    monitor = Monitor(MonitoringSettings(min_samples=5), ModelsConfig(dir=MODELS), state, lambda: clock[0])
+    state.report("monitoring", monitor.snapshot)  # as the daemon composes it
     for i in range(40):  # past the first second: the evaluation after the first frame is a second old
         clock[0] = i / 30
-        state.monitor.observe(result(i, None))
+        monitor.observe(result(i, None))
     body = client.get("/api/monitoring").get_json()
     assert body["state"] == "alert" and body["metrics"]["no_face_share"]["value"] == 1.0
     text = render(registry_for(state)).decode()

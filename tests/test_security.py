@@ -39,7 +39,7 @@ class Served:
         self.recorder = SessionRecorder(self.store, retention_days=30)
         state = LiveState()
         defaults = EdgeConfig()
-        state.monitor = Monitor(defaults.monitoring, defaults.models, state)  # as the daemon composes it
+        state.report("monitoring", Monitor(defaults.monitoring, defaults.models, state).snapshot)  # as the daemon composes it
         self.app = create_app(state, WebConfig(preview=preview),
                               sessions_blueprint(self.store, self.recorder, AdviceRules()), access=access)
         self.access = access

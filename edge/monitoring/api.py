@@ -28,9 +28,10 @@ def monitoring_blueprint(state: LiveState) -> Blueprint:
 
     @bp.get("/api/monitoring")
     def monitoring():
-        if state.monitor is None:
+        snapshot = state.figures("monitoring")
+        if snapshot is None:
             return jsonify({"error": "monitoring has not started; /api/health says why"}), 503
         # not jsonify: it sorts keys, and the metrics' order is the display order
-        return Response(json.dumps(state.monitor.snapshot()), mimetype="application/json")
+        return Response(json.dumps(snapshot), mimetype="application/json")
 
     return bp

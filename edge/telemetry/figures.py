@@ -47,7 +47,7 @@ def health_payload(state: LiveState) -> dict:
 def state_payload(state: LiveState, device_id: str) -> dict:
     """What changes rarely: models, source and the monitor's states (ok/warn/alert per figure), so that it
     is only sent when something worth a look changed."""
-    snapshot = state.monitor.snapshot() if state.monitor else None
+    snapshot = state.figures("monitoring")
     monitoring = snapshot and {"state": snapshot["state"], "reference": snapshot["reference"],
                                "states": {name: m["state"] for name, m in snapshot["metrics"].items()}}
     return {"device_id": device_id, "models": [{k: m.get(k) for k in MODEL_KEYS} for m in state.models],
@@ -57,7 +57,7 @@ def state_payload(state: LiveState, device_id: str) -> dict:
 def metrics_payload(state: LiveState, window: FrameWindow) -> dict:
     """The figures that move: rates, latency, counters, the window's faces and expressions, and the
     monitor's values with the reasons for any warn or alert."""
-    snapshot = state.monitor.snapshot() if state.monitor else None
+    snapshot = state.figures("monitoring")
     monitoring = snapshot and {"reasons": snapshot["reasons"],
                                "values": {name: m["value"] for name, m in snapshot["metrics"].items()}}
     return {"uptime_s": round(time.time() - state.started, 1), "fps": round(state.fps(), 2),

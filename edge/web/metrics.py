@@ -36,22 +36,22 @@ class StateCollector:
 
 def watchdog_metrics(s: LiveState):
     """The camera watchdog's counters (they survive reconnects) and whether the daemon's loops keep turning."""
-    camera = s.camera
+    camera = s.figures("camera")
     if camera is not None:
-        for name, value, doc in (("camera_stalls", camera.stalls, "times the camera stopped giving new frames"),
-                                 ("camera_reconnects", camera.reconnects, "camera sources reopened"),
-                                 ("camera_failed_opens", camera.failed_opens, "camera reopen attempts that failed"),
-                                 ("camera_read_errors", camera.read_errors, "broken frames the source rejected")):
-            yield CounterMetricFamily(f"fer_edge_{name}", doc, value=value)
+        for name, key, doc in (("camera_stalls", "stalls", "times the camera stopped giving new frames"),
+                               ("camera_reconnects", "reconnects", "camera sources reopened"),
+                               ("camera_failed_opens", "failed_opens", "camera reopen attempts that failed"),
+                               ("camera_read_errors", "read_errors", "broken frames the source rejected")):
+            yield CounterMetricFamily(f"fer_edge_{name}", doc, value=camera[key])
         yield GaugeMetricFamily("fer_edge_camera_seconds_since_fresh_frame", "age of the newest frame with new "
-                                "content", value=camera.seconds_since_fresh)
+                                "content", value=camera["seconds_since_fresh_frame"])
         yield GaugeMetricFamily("fer_edge_camera_ok", "1 while the camera gives new frames, 0 while it is "
-                                "stalled and being reconnected", value=0 if camera.problem else 1)
-    if s.watchdog is not None:
-        yield CounterMetricFamily("fer_edge_watchdog_pings", "WATCHDOG=1 pings sent to systemd",
-                                  value=s.watchdog.pings)
+                                "stalled and being reconnected", value=0 if camera["problem"] else 1)
+    loops = s.figures("loops")
+    if loops is not None:
+        yield CounterMetricFamily("fer_edge_watchdog_pings", "WATCHDOG=1 pings sent to systemd", value=loops["pings"])
         yield GaugeMetricFamily("fer_edge_loops_ok", "1 while every watched loop meets its deadline, 0 while one "
-                                "hangs (systemd pings stopped)", value=0 if s.watchdog.problem else 1)
+                                "hangs (systemd pings stopped)", value=0 if loops["problem"] else 1)
 
 
 MONITORING_STATE = {"ok": 0, "warn": 1, "alert": 2}
@@ -59,9 +59,9 @@ MONITORING_STATE = {"ok": 0, "warn": 1, "alert": 2}
 
 def monitoring_metrics(s: LiveState):
     """The monitor's figures and states (edge/monitoring); a figure not judged yet is left out, not exported as 0."""
-    if s.monitor is None:
+    snapshot = s.figures("monitoring")
+    if snapshot is None:
         return
-    snapshot = s.monitor.snapshot()
     if snapshot["state"] in MONITORING_STATE:
         yield GaugeMetricFamily("fer_edge_monitoring_state", "overall monitoring state: 0 ok, 1 warn, 2 alert",
                                 value=MONITORING_STATE[snapshot["state"]])
