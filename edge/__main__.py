@@ -20,14 +20,14 @@ from pathlib import Path
 
 import cv2
 
-from edge.bench import add_arguments as add_bench_arguments
-from edge.bench import bench
 from edge.bundles.cli import add_arguments as add_update_arguments
 from edge.bundles.cli import update_models
 from edge.check import add_arguments as add_check_arguments
 from edge.check import check
 from edge.config import ConfigError, dump, json_schema, load_config
 from edge.detector import FaceDetector
+from edge.devtools.bench import add_arguments as add_bench_arguments
+from edge.devtools.bench import bench
 from edge.env_file import ENVIRONMENT_FILE_HELP, service_environment
 from edge.manifest import model_entry
 from edge.sources import SourceError

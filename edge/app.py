@@ -13,6 +13,7 @@ import cv2
 from edge.allocator import tune_allocator
 from edge.bundles.watch import ModelWatcher
 from edge.config import EdgeConfig
+from edge.liveness import CrashBudget, Heartbeat, StageFailing, Watchdog
 from edge.monitoring.monitor import Monitor
 from edge.pipeline import Pipeline
 from edge.sd_notify import notify, watchdog_interval_s
@@ -24,7 +25,6 @@ from edge.sources import CameraWatchdog, SourceError, make_source
 from edge.state import LiveState
 from edge.telemetry.mqtt import MqttPublisher
 from edge.tflite import ModelLoadError
-from edge.watchdog import CrashBudget, Heartbeat, StageFailing, Watchdog
 from edge.web.app import create_app
 from edge.web.server import WebServer
 

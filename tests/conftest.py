@@ -57,6 +57,11 @@ def noise_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def severe(driver) -> list[dict]:
+    """The page's console errors so far (the browser fixture keeps its log)."""
+    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
 @pytest.fixture
 def browser():
     """Debian's headless Chromium driven by Selenium, with the page's console log kept for assertions."""

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.soak import free_port
-from tests.test_firmware_install import copy_bundle
+from edge.devtools.daemon import free_port
+from tests.helpers.firmware import copy_bundle
 
 CACHE = Path(os.environ.get("FER_EDGE_ARM64_CACHE", "/var/cache/fer-edge-arm64"))
 BASE = CACHE / "bookworm-arm64-base"

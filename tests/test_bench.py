@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from edge.bench import markdown, thermal_line
 from edge.device_info import cpu_clocks
+from edge.devtools.bench import markdown, thermal_line
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow  # benchmark runs: make test runs it, make test-fast does not

@@ -22,7 +22,7 @@ from edge.bundles.watch import ModelWatcher
 from edge.config import EdgeConfig
 from edge.state import LiveState
 from tests.conftest import FIXTURES, ROOT
-from tests.test_daemon import Daemon, get
+from tests.helpers.daemon import Daemon, get
 
 pytestmark = pytest.mark.slow  # daemon processes: make test runs it, make test-fast does not
 

@@ -26,8 +26,8 @@ from edge.check.models import check_latency, check_models
 from edge.check.result import FAIL, PASS, WARN, Result, exit_code, table
 from edge.check.thermal import check_thermal
 from edge.config import EdgeConfig
+from edge.devtools.daemon import free_port
 from edge.pipeline import FrameResult
-from edge.soak import free_port
 from edge.sources import Frame, FrameSource
 from edge.state import LiveState
 from edge.web.app import create_app

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from edge.devtools.daemon import DaemonProcess
 from edge.sessions.recorder import SessionRecorder
 from edge.sessions.store import SessionStore
-from edge.soak import DaemonProcess
 from edge.state import LiveState
 
 pytestmark = pytest.mark.slow  # daemon processes, SIGKILLs: make test runs it, make test-fast does not

@@ -1,78 +1,19 @@
 """The real daemon (python -m edge run) with its waitress server on a free port, fed a real video."""
-import pytest
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
-from edge.soak import free_port
+import pytest
+
 from tests.conftest import ROOT
+from tests.helpers.daemon import MODELS, Daemon, get
 
 pytestmark = pytest.mark.slow  # daemon processes: make test runs it, make test-fast does not
-
-MODELS = ROOT / "models"
-
-
-def get(url, timeout=5):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read(), r.headers
-    except urllib.error.HTTPError as e:
-        return e.code, e.read(), e.headers
-
-
-class Daemon:
-    def __init__(self, tmp_path, source, models_dir=MODELS, fallback=None, preview=False, watchdog=""):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = tmp_path / "edge.toml"
-        config.write_text(f'[source]\nspec = "{source}"\n' + (f'fallback_spec = "{fallback}"\n' if fallback else "") +
-                          f'[models]\ndir = "{models_dir}"\n[web]\nport = {self.port}\n'
-                          f'preview = {str(preview).lower()}\n'
-                          f'[sessions]\ndb_path = "{tmp_path}/sessions.db"\n' +
-                          (f"[watchdog]\n{watchdog}\n" if watchdog else ""))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FER_EDGE_")}
-        self.proc = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(config)], cwd=ROOT,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                get(self.url + "/api/health", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise AssertionError(f"daemon did not answer: {self.proc.stderr.read()[-2000:]}")
-
-    def status(self):
-        return json.loads(get(self.url + "/api/status")[1])
-
-    def wait_for_health(self, status: str, timeout=30) -> tuple[int, dict]:
-        """/api/health's code and answer once it says `status`: the server answers while the models still load."""
-        deadline, answer = time.time() + timeout, (0, {})
-        while time.time() < deadline:
-            code, body, _ = get(self.url + "/api/health")
-            answer = code, json.loads(body)
-            if answer[1]["status"] == status:
-                return answer
-            time.sleep(0.2)
-        raise AssertionError(f"health never said {status!r}; last answer: {answer}")
-
-    @property
-    def csrf(self) -> dict:
-        """The header a state change needs (no token configured: edge/web/security.py)."""
-        token = json.loads(get(self.url + "/api/csrf")[1])
-        return {token["header"]: token["csrf_token"]}
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=15)
-
 
 def test_daemon_serves_faces_expressions_counters_events_and_metrics(shared_data, tmp_path):
     daemon = Daemon(tmp_path, shared_data / "media/videos/pyfeat_single_face_talking.mp4")
@@ -170,7 +111,7 @@ def test_a_failed_start_says_why_in_one_line_and_exits_non_zero_for_systemd(tmp_
     finally:
         if daemon.proc.poll() is None:
             daemon.stop()
-    errors = [line for line in daemon.proc.stderr.read().splitlines() if line.startswith("error:")]
+    errors = [line for line in daemon.log_tail(100_000).splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "a.jpg" in errors[0] and "replace them" in errors[0]
 
 

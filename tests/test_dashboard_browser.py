@@ -1,9 +1,10 @@
 """The dashboard in real headless Chromium (Debian's chromium + chromedriver, driven by Selenium):
 it loads without console errors and its live values change."""
-import pytest
 import time
 
-from tests.test_daemon import Daemon
+import pytest
+
+from tests.helpers.daemon import Daemon
 
 pytestmark = pytest.mark.slow  # Chromium: make test runs it, make test-fast does not
 

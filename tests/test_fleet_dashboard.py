@@ -11,9 +11,9 @@ import urllib.request
 
 import pytest
 
-from edge.soak import free_port
+from edge.devtools.daemon import free_port
 from tests.conftest import ROOT, require_installed
-from tests.test_telemetry_mqtt import start_daemon
+from tests.helpers.daemon import demo_daemon
 
 pytestmark = pytest.mark.slow  # a daemon and Prometheus: make test runs it, make test-fast does not
 
@@ -62,7 +62,8 @@ def tools():
 
 
 def test_prometheus_scrapes_the_daemon_and_answers_every_dashboard_query(tools, tmp_path):
-    daemon, port = start_daemon(tmp_path, web=f'token = "{TOKEN}"')
+    daemon = demo_daemon(tmp_path, web=f'token = "{TOKEN}"')
+    port = daemon.port
     prometheus = None
     try:
         auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -73,7 +74,7 @@ def test_prometheus_scrapes_the_daemon_and_answers_every_dashboard_query(tools, 
                 served = re.findall(r"^# TYPE (\w+) (\w+)", get_text(f"http://127.0.0.1:{port}/metrics", auth), re.M)
                 names = {n for n, _ in served} | {f"{n}_total" for n, kind in served if kind == "counter"}
             except OSError:
-                assert daemon.poll() is None, daemon.stderr.read()[-2000:]
+                assert daemon.proc.poll() is None, daemon.log_tail()
             time.sleep(0.5)
         assert used and used <= names, f"the dashboard names metrics the daemon does not serve: {used - names}"
 
@@ -130,5 +131,4 @@ def test_prometheus_scrapes_the_daemon_and_answers_every_dashboard_query(tools, 
         if prometheus is not None:
             prometheus.terminate()
             prometheus.wait(timeout=15)
-        daemon.terminate()
-        daemon.wait(timeout=15)
+        daemon.stop()

@@ -21,7 +21,7 @@ from edge.pipeline import Pipeline
 from edge.tflite import ModelLoadError
 from edge.web.security import AccessPolicy
 from tests.conftest import ROOT
-from tests.test_security import Served, csrf
+from tests.helpers.served import Served, csrf
 
 # ---- HTTP ---------------------------------------------------------------------------------------------------
 

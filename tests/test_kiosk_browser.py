@@ -1,16 +1,14 @@
 """The interview-practice kiosk in real headless Chromium against the real daemon: start a session,
 answer two questions, stop, read the summary, see it on the dashboard, delete it."""
-import pytest
 import json
 import time
 
-from tests.test_daemon import Daemon, get
+import pytest
+
+from tests.conftest import severe
+from tests.helpers.daemon import Daemon, get
 
 pytestmark = pytest.mark.slow  # Chromium: make test runs it, make test-fast does not
-
-
-def severe(driver):
-    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
 def test_kiosk_session_from_start_to_deletion(shared_data, tmp_path, browser):  # noqa: F811

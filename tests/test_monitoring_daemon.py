@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_daemon import Daemon, get
+from tests.helpers.daemon import Daemon, get
 
 pytestmark = pytest.mark.slow  # daemon processes: make test runs it, make test-fast does not
 

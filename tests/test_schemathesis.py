@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from edge.sessions.openapi import PYTHON_SPACE
+from edge.web.openapi import PYTHON_SPACE
 from edge.web.security import AccessPolicy
 from tests.conftest import ROOT
-from tests.test_security import TOKEN, Served
+from tests.helpers.served import TOKEN, Served
 
 pytestmark = pytest.mark.slow  # generated API requests: make test runs it, make test-fast does not
 

@@ -12,62 +12,23 @@ from http.cookies import SimpleCookie
 
 import pytest
 
-from edge.config import ConfigError, EdgeConfig, WebConfig, load_config
-from edge.monitoring.monitor import Monitor
-from edge.sessions.advice import AdviceRules
-from edge.sessions.api import sessions_blueprint
-from edge.sessions.openapi import openapi_document
-from edge.sessions.recorder import SessionRecorder
-from edge.sessions.store import SessionStore
-from edge.soak import free_port
-from edge.state import LiveState
-from edge.web.app import MAX_REQUEST_BYTES, create_app
-from edge.web.security import (COOKIE, COOKIE_MAX_AGE_S, FAILURE_LIMIT, FAILURE_WINDOW_S, TRACKED_ADDRESSES,
-                                AccessPolicy, client_key, read_token)
-from edge.web.server import WebServer
+from edge.config import ConfigError, load_config
+from edge.devtools.daemon import free_port
+from edge.web.app import MAX_REQUEST_BYTES
+from edge.web.openapi import openapi_document
+from edge.web.security import (
+    COOKIE,
+    COOKIE_MAX_AGE_S,
+    FAILURE_LIMIT,
+    FAILURE_WINDOW_S,
+    TRACKED_ADDRESSES,
+    AccessPolicy,
+    client_key,
+    read_token,
+)
 from tests.conftest import ROOT
-from tests.test_firmware_install import copy_bundle, fake_target, install
-
-TOKEN = "kiosk-token-0123456789abcdef"
-
-
-class Served:
-    """create_app + sessions on a SQLite file, served by waitress on 127.0.0.1; raw HTTP calls."""
-
-    def __init__(self, tmp_path, access: AccessPolicy, preview: bool = False):
-        self.store = SessionStore(tmp_path / "sessions.db", retention_days=30)
-        self.recorder = SessionRecorder(self.store, retention_days=30)
-        state = LiveState()
-        defaults = EdgeConfig()
-        state.report("monitoring", Monitor(defaults.monitoring, defaults.models, state).snapshot)  # as the daemon composes it
-        self.app = create_app(state, WebConfig(preview=preview),
-                              sessions_blueprint(self.store, self.recorder, AdviceRules()), access=access)
-        self.access = access
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        self.server = WebServer(self.app, "127.0.0.1", self.port)
-        self.server.start()
-
-    def call(self, method, path, body=None, headers=None, raw: bytes | None = None, source: str = "127.0.0.1"):
-        """(status, headers, parsed JSON or bytes); `body` is sent as JSON, `raw` as is; from the loopback
-        address `source` (any 127.x.y.z is this machine: another client address)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10, source_address=(source, 0))
-        headers = {"Host": self.host, **(headers or {})}
-        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
-        if body is not None:
-            headers.setdefault("Content-Type", "application/json")
-        conn.request(method, path, body=data, headers=headers)
-        r = conn.getresponse()
-        payload = r.read()
-        conn.close()
-        if r.getheader("Content-Type", "").startswith("application/json") and payload:
-            return r.status, r.headers, json.loads(payload)
-        return r.status, r.headers, payload
-
-    def close(self):
-        self.server.stop()
-        self.recorder.close()
-        self.store.close()
+from tests.helpers.firmware import copy_bundle, fake_target, install
+from tests.helpers.served import TOKEN, Served, csrf
 
 
 @pytest.fixture
@@ -82,10 +43,6 @@ def token_app(tmp_path):
     served = Served(tmp_path, AccessPolicy(TOKEN))
     yield served
     served.close()
-
-
-def csrf(served):
-    return {"X-CSRF-Token": served.access.csrf_token}
 
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}

@@ -1,10 +1,11 @@
 import pytest
+
 """With a token, in real headless Chromium: the kiosk sends a stranger to the login page, the login cookie
 then carries the kiosk through a whole session (CSRF header included), and a page of another origin cannot
 start one."""
 from edge.web.security import AccessPolicy
-from tests.test_kiosk_browser import severe
-from tests.test_security import TOKEN, Served
+from tests.conftest import severe
+from tests.helpers.served import TOKEN, Served
 
 pytestmark = pytest.mark.slow  # Chromium: make test runs it, make test-fast does not
 

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from tests.test_daemon import Daemon, get
+from tests.helpers.daemon import Daemon, get
 
 pytestmark = pytest.mark.slow  # daemon processes: make test runs it, make test-fast does not
 

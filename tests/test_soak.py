@@ -1,8 +1,9 @@
 import pytest
+
 """The CI version of the fault-injecting soak: the real daemon for 60 s on the shared talking-face video at
 30 fps, every in-process camera fault once, three local API clients and open event streams throughout;
 then a driver read that never returns, which only a restart cures (the 30-minute run: docs/reliability.md)."""
-from edge.soak import CAMERA_FAULTS, soak
+from edge.devtools.soak import CAMERA_FAULTS, soak
 
 pytestmark = pytest.mark.slow  # daemon processes: make test runs it, make test-fast does not
 

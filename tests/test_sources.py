@@ -9,8 +9,18 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.sources import (Frame, FrameSource, ImageFolderSource, LatestFrameReader, SourceError, V4L2Source,
-                          VideoFileSource, make_source, nvargus_pipeline, open_source)
+from edge.sources import (
+    Frame,
+    FrameSource,
+    ImageFolderSource,
+    LatestFrameReader,
+    SourceError,
+    V4L2Source,
+    VideoFileSource,
+    make_source,
+    nvargus_pipeline,
+    open_source,
+)
 from edge.sources import v4l2 as v4l2_module
 from edge.sources.buffers import FrameBuffers
 from edge.sources.gstreamer import GStreamerSource, opencv_has_gstreamer

@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 
@@ -15,10 +14,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import ConfigError, dump, load_config
+from edge.devtools.daemon import DaemonProcess, free_port
 from edge.pipeline import FaceResult, FrameResult
-from edge.soak import free_port
 from edge.telemetry.figures import FrameWindow
-from tests.conftest import ROOT, require_installed
+from tests.conftest import require_installed
+from tests.helpers.daemon import demo_daemon
 
 pytestmark = pytest.mark.slow  # daemon processes and a broker: make test runs it, make test-fast does not
 
@@ -95,23 +95,10 @@ class Subscriber:
         self.client.loop_stop()
 
 
-def start_daemon(tmp_path, sections: str = "", web: str = "") -> tuple[subprocess.Popen, int]:
-    """python -m edge run on the demo clip, `web` added to its [web] table and `sections` after; the process
-    and its web port."""
-    port = free_port()
-    config = tmp_path / "edge.toml"
-    config.write_text(f'[source]\nspec = "{ROOT / "media/demo.mp4"}"\n[web]\nport = {port}\n{web}\n'
-                      f'[sessions]\ndb_path = "{tmp_path}/sessions.db"\n{sections}\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FER_EDGE_")}
-    proc = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(config)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-    return proc, port
-
-
-def telemetry_daemon(tmp_path, broker_port: int) -> subprocess.Popen:
-    return start_daemon(tmp_path, f'[telemetry]\nenabled = true\nhost = "127.0.0.1"\nport = {broker_port}\n'
+def telemetry_daemon(tmp_path, broker_port: int) -> DaemonProcess:
+    return demo_daemon(tmp_path, f'[telemetry]\nenabled = true\nhost = "127.0.0.1"\nport = {broker_port}\n'
                         f'device_id = "{DEVICE}"\ninterval_s = 1.0\nwindow_s = 5.0\nkeepalive_s = 5\n'
-                        'reconnect_min_s = 1\nreconnect_max_s = 2\n')[0]
+                        'reconnect_min_s = 1\nreconnect_max_s = 2\n')
 
 
 def keys(value) -> set:
@@ -149,7 +136,6 @@ def test_daemon_publishes_figures_and_its_last_will_marks_it_offline(mosquitto, 
 
         killed = time.time()
         daemon.kill()  # no goodbye: only the broker's last will can tell the fleet
-        daemon.wait(timeout=10)
         assert fleet.next("availability", timeout=15, after=killed) == "offline"
     finally:
         daemon.kill()
@@ -162,7 +148,7 @@ def test_publisher_waits_for_the_broker_and_republishes_after_it_restarts(mosqui
     daemon = telemetry_daemon(tmp_path, broker.port)
     try:
         time.sleep(3)
-        assert daemon.poll() is None, "a missing broker must not stop the daemon"
+        assert daemon.proc.poll() is None, "a missing broker must not stop the daemon"
         broker.start()
         fleet = Subscriber(broker.port)
         assert fleet.next("availability", where=lambda p: p == "online") == "online"
@@ -181,8 +167,8 @@ def test_publisher_waits_for_the_broker_and_republishes_after_it_restarts(mosqui
         late = Subscriber(broker.port)  # a dashboard opened now sees the retained latest state at once
         assert json.loads(late.next("state", timeout=5))["device_id"] == DEVICE
         assert late.next("metrics", timeout=5)
-        daemon.send_signal(signal.SIGTERM)  # a clean stop says offline itself (the broker drops the will)
-        assert daemon.wait(timeout=20) == 0
+        daemon.proc.send_signal(signal.SIGTERM)  # a clean stop says offline itself (the broker drops the will)
+        assert daemon.proc.wait(timeout=20) == 0
         assert late.next("availability", timeout=10, where=lambda p: p == "offline") == "offline"
         late.close()
     finally:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.soak import DaemonProcess
+from edge.devtools.daemon import DaemonProcess
 
 pytestmark = pytest.mark.slow  # daemon processes: make test runs it, make test-fast does not
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from edge.liveness import CrashBudget, StageFailing, Watchdog
 from edge.state import LiveState
-from edge.watchdog import CrashBudget, StageFailing, Watchdog
 
 
 def test_pings_only_while_every_heartbeat_is_on_time() -> None:

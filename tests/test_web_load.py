@@ -1,7 +1,7 @@
 """A busy booth and an attacker at once (issue: four event streams used to stop the whole web app, and
 100 idle sockets the dashboard): the real app under waitress, fed 30 results a second, with 50 open
 event streams and 100 idle connections, still answers /api/health quickly; one stream too many gets 503
-with the reason, and idle sockets are closed within seconds. `python -m edge.loadtest` is the longer run."""
+with the reason, and idle sockets are closed within seconds. `python -m edge.devtools.loadtest` is the longer run."""
 import http.client
 import json
 import threading
@@ -10,7 +10,7 @@ import time
 import pytest
 
 from edge.config import WebConfig
-from edge.loadtest import StreamClient, load, timed_get
+from edge.devtools.loadtest import StreamClient, load, timed_get
 from edge.pipeline import FrameResult
 from edge.state import LiveState
 from edge.web.app import create_app

@@ -20,8 +20,13 @@ from training.architectures import INPUT_MEAN, INPUT_STD, multiply_adds
 from training.config import ExperimentConfig
 from training.data import EMOTIONS, FaceSet, image_key, load, load_splits
 from training.distil import load_student, teacher_logits_for
-from training.metrics import (classification_report, consensus_report, plot_confusion, plot_reliability,
-                              plot_vote_calibration)
+from training.metrics import (
+    classification_report,
+    consensus_report,
+    plot_confusion,
+    plot_reliability,
+    plot_vote_calibration,
+)
 from training.quantize import tflite_paths
 
 # A Raspberry Pi 4's int8 rate on paper: MobileNet v1 1.0/224 (569M multiply-adds) runs in about 87 ms

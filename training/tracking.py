@@ -7,11 +7,10 @@ database packages on a bare GPU machine, and a run made elsewhere is merged by c
 from __future__ import annotations
 
 import subprocess
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
-
-import warnings
 
 import mlflow
 

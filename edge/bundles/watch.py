@@ -11,9 +11,9 @@ import logging
 import threading
 from pathlib import Path
 
-from edge.config import EdgeConfig
 from edge.bundles.store import Layout, revert
 from edge.bundles.verify import check_bundle
+from edge.config import EdgeConfig
 from edge.pipeline import FrameResult, Pipeline
 from edge.state import LiveState
 from edge.tflite import ModelLoadError

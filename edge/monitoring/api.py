@@ -9,7 +9,7 @@ from edge.state import LiveState
 
 STATES = ["ok", "warn", "alert", "unknown"]
 _NUMBER = {"type": "number", "nullable": True}
-# The OpenAPI schema of a snapshot (edge/sessions/openapi.py lists the endpoint).
+# The OpenAPI schema of a snapshot (edge/web/openapi.py lists the endpoint).
 MONITORING_SCHEMA = {"type": "object", "required": ["state", "reasons", "metrics"], "properties": {
     "state": {"type": "string", "enum": STATES, "description": "the worst state of the judged metrics"},
     "reasons": {"type": "array", "items": {"type": "string"}, "description": "one line per metric in warn or alert"},

@@ -1,7 +1,7 @@
 """A real source that misbehaves on command, for soak tests and drills of the camera watchdog.
 
 Spec `faults:CONTROL:INNER` wraps the source INNER (any spec, e.g. a video file) and reads one word
-from the file CONTROL before every frame; another process (edge.soak, a test, an operator with `echo`)
+from the file CONTROL before every frame; another process (edge.devtools.soak, a test, an operator with `echo`)
 writes the word to inject a fault and `ok` to end it:
 
     ok       frames pass through

@@ -13,9 +13,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from edge.config import WebConfig
 from edge.monitoring.api import monitoring_blueprint
-from edge.sessions.openapi import openapi_document
 from edge.state import LiveState
 from edge.web.metrics import registry_for, render
+from edge.web.openapi import openapi_document
 from edge.web.security import AccessPolicy
 from edge.web.streams import EventStreams, StreamsFull
 

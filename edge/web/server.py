@@ -6,7 +6,6 @@ import threading
 from flask import Flask
 from waitress.server import create_server
 
-
 # waitress buffers a whole body before the app sees it (1 GiB by default, spilling to disk): cap it near the
 # app's own 64 KiB limit, which answers in JSON; a body declared larger than this gets waitress's plain 413.
 MAX_BUFFERED_BODY = 1024 * 1024

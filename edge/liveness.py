@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from edge.sd_notify import notify
 
-log = logging.getLogger("edge.watchdog")
+log = logging.getLogger("edge.liveness")
 
 
 class Heartbeat:

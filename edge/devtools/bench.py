@@ -20,8 +20,8 @@ from edge import device_info
 from edge.allocator import tune_allocator
 from edge.check.thermal import THROTTLE_BITS
 from edge.config import EdgeConfig, load_config
+from edge.devtools.peers import MEDIAPIPE_MISSING, run_haar_peer, run_mediapipe_peer
 from edge.manifest import float_version, load_manifest
-from edge.peers import MEDIAPIPE_MISSING, run_haar_peer, run_mediapipe_peer
 from edge.pipeline import STAGES, Pipeline
 from edge.sources import SourceError, open_source
 from edge.tflite import runtime_name

@@ -1,4 +1,4 @@
-"""python -m edge.monitoring.bench: what the monitor adds to each frame, beside what the pipeline costs.
+"""python -m edge.devtools.monitor_bench: what the monitor adds to each frame, beside what the pipeline costs.
 
 The clip is decoded first (decoding is not measured), then every frame runs through the production
 pipeline and the monitor, the monitor's clock being the clip's own time so that its sampling and its
@@ -69,7 +69,7 @@ def measure(config, images: list[np.ndarray], fps: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge.monitoring.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m edge.devtools.monitor_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", type=Path, default=DEMO, help="video file (default: the bundled demo clip)")
     parser.add_argument("--frames", type=int, default=None, help="first N frames only")

@@ -2,7 +2,7 @@
 many open event streams (dashboards and kiosk pages), idle TCP connections that send nothing, and a client
 timing /api/health and /api/status meanwhile; the pipeline's frame rate is read before and under load.
 
-    python -m edge.loadtest --url http://127.0.0.1:8080 [--streams 50] [--idle 100] [--seconds 60] [--json]
+    python -m edge.devtools.loadtest --url http://127.0.0.1:8080 [--streams 50] [--idle 100] [--seconds 60] [--json]
 
 Prints per-endpoint latency percentiles, errors, events each stream received, how many idle sockets the
 server closed, and the fps with and without load. Loopback only: it opens real sockets to the daemon.
@@ -134,7 +134,7 @@ def load(host: str, port: int, streams: int, idle: int, seconds: float, token: s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge.loadtest", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m edge.devtools.loadtest", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:8080", help="the daemon's address (loopback)")
     parser.add_argument("--streams", type=int, default=50, help="event-stream clients to hold open")

@@ -3,7 +3,7 @@ would see it: CPU share, resident memory (raw first-to-last and peak beside the 
 files over time, start-to-first-result, frames processed, dropped and never captured, errors, and for every
 injected fault the outage from the moment it began until frames flow again.
 
-    python -m edge.soak --source VIDEO [--seconds 60] [--config FILE] [--json] [--out FILE]
+    python -m edge.devtools.soak --source VIDEO [--seconds 60] [--config FILE] [--json] [--out FILE]
                         [--faults stall,hang,freeze,vanish,raise,bad,api] [--fault-every 20] [--fault-length 5]
                         [--streams 10]
 
@@ -26,123 +26,17 @@ for tracebacks.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
-import os
-import secrets
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-TICKS = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
+from edge.devtools.daemon import DaemonProcess, cpu_seconds, rss_mb, threads_and_fds
+
 CAMERA_FAULTS = ("stall", "hang", "freeze", "vanish", "raise", "bad")
 RECOVER_LIMIT_S = 5.0  # the target: frames and a healthy camera again this soon after the source returns
 RESTART_SEC = 5.0  # systemd/fer-edge.service's RestartSec: the pause before a daemon that exited is started again
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def rss_mb(pid: int) -> float:
-    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / 2**20
-
-
-def threads_and_fds(pid: int) -> tuple[int, int]:
-    status = Path(f"/proc/{pid}/status").read_text()
-    threads = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
-    return threads, len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class DaemonProcess:
-    """`python -m edge run` on a free loopback port, its sessions DB, config and log in `workdir`.
-
-    A bearer token is set so that a local client may call the write endpoints; `command` replaces
-    `python -m edge` (tests use it to wrap the daemon with a fault of their own).
-    """
-
-    def __init__(self, workdir: Path, source: str, config: str = "", env: dict[str, str] | None = None,
-                 command: list[str] | None = None) -> None:
-        self.workdir, self.port, self.token = Path(workdir), free_port(), secrets.token_urlsafe(24)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = self.workdir / "daemon.log"
-        self.config = self.workdir / "edge.toml"
-        self.config.write_text(config)
-        base = {k: v for k, v in os.environ.items() if not k.startswith("FER_EDGE_")}
-        self.env = {**base, "FER_EDGE_SOURCE": source, "FER_EDGE_PORT": str(self.port), "FER_EDGE_TOKEN": self.token,
-                    "FER_EDGE_SESSIONS_DB": str(self.workdir / "sessions.db"), **(env or {})}
-        self.command = command or [sys.executable, "-m", "edge"]
-        self.proc: subprocess.Popen | None = None
-        self.started = 0.0
-
-    def start(self, timeout: float = 60) -> DaemonProcess:
-        """Start and wait until the web server answers."""
-        self.started = time.monotonic()
-        with self.log.open("a") as log:
-            self.proc = subprocess.Popen([*self.command, "run", "--config", str(self.config)], cwd=ROOT,
-                                         env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        while time.monotonic() - self.started < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"daemon exited with {self.proc.returncode}: {self.log_tail()}")
-            if self.request("GET", "/api/health", timeout=1)[0]:
-                return self
-            time.sleep(0.1)
-        self.proc.kill()
-        raise RuntimeError(f"daemon did not answer within {timeout} s: {self.log_tail()}")
-
-    def request(self, method: str, path: str, body: dict | None = None, timeout: float = 5) -> tuple[int, object]:
-        """(HTTP status, decoded JSON or text); status 0 when the server could not be reached."""
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                status, raw = r.status, r.read()
-        except urllib.error.HTTPError as e:
-            status, raw = e.code, e.read()
-        except (OSError, http.client.HTTPException):  # refused, reset, or cut mid-answer (a daemon exiting)
-            return 0, None
-        try:
-            return status, json.loads(raw or b"null")
-        except ValueError:
-            return status, raw.decode(errors="replace")
-
-    def status(self) -> dict | None:
-        code, body = self.request("GET", "/api/status")
-        return body if code == 200 else None
-
-    def health(self) -> dict | None:
-        code, body = self.request("GET", "/api/health")
-        return body if code else None
-
-    def log_tail(self, chars: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
-
-    def stop(self, timeout: float = 20) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        return self.proc.wait(timeout=timeout)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(timeout=10)
 
 
 class ApiLoad(threading.Thread):
@@ -325,7 +219,7 @@ def spread(values: list[float]) -> dict:
 
 def measure(daemon: DaemonProcess, control: Path, source: str, seconds: float, camera_faults: list[str],
             api: bool, streams: int, fault_every_s: float, fault_length_s: float, give_up_s: float) -> dict:
-    from edge.loadtest import StreamClient
+    from edge.devtools.loadtest import StreamClient
     assert daemon.proc is not None
     first_result = None
     while first_result is None and time.monotonic() - daemon.started < 60:
