@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge.pipeline import FrameResult
+from edge.windows import TimedRows
 
 LATENCY_WINDOW = 300  # frames kept for the latency percentiles (10 s at 30 fps)
+FPS_WINDOW_S = 5.0  # the live frame rate is measured over this many seconds
+STALE_AFTER_S = 5.0  # health says "no new result" after this long without one
 
 
 STATUSES = ("ok", "degraded", "failing")  # in order of gravity
@@ -47,9 +50,10 @@ class LiveState:
         self.checks: dict[str, Check] = {}
         self.reports: dict[str, Figures] = {}
         self.first_result_s: float | None = None
+        self.last_result_at: float | None = None  # monotonic
         self.preview_jpeg: bytes | None = None  # only ever set when the config enables a preview
         self._timings: deque = deque(maxlen=LATENCY_WINDOW)
-        self._stamps: deque = deque(maxlen=LATENCY_WINDOW)
+        self._stamps = TimedRows(FPS_WINDOW_S)  # monotonic times of the results
         self._changed = threading.Condition()
 
     def record(self, result: FrameResult, frames_in: int, dropped: int) -> None:
@@ -58,7 +62,8 @@ class LiveState:
             self.processed += 1
             self.version += 1
             self._timings.append(result.timings_ms)
-            self._stamps.append(time.monotonic())
+            self.last_result_at = time.monotonic()
+            self._stamps.add(self.last_result_at)
             if self.first_result_s is None:
                 self.first_result_s = time.time() - self.started
             self._changed.notify_all()
@@ -77,8 +82,8 @@ class LiveState:
 
     def fps(self) -> float:
         with self._changed:
-            stamps = list(self._stamps)
-        recent = [s for s in stamps if s > time.monotonic() - 5]
+            self._stamps.evict(time.monotonic())
+            recent = list(self._stamps.times)
         return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
 
     def latency(self) -> dict[str, dict[str, float]]:
@@ -117,10 +122,10 @@ class LiveState:
                 status = max(status, problem[0], key=STATUSES.index)
                 reasons.append(f"{component}: {problem[1]}")
         with self._changed:
-            last = self._stamps[-1] if self._stamps else None
+            last = self.last_result_at
         if last is None:
             reasons.append("no frame processed yet")
-        elif (stale := time.monotonic() - last) > 5:
+        elif (stale := time.monotonic() - last) > STALE_AFTER_S:
             reasons.append(f"no new result for {stale:.0f} s")
         if reasons and status == "ok":
             status = "degraded"

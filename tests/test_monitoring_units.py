@@ -16,7 +16,7 @@ from edge.monitoring.monitor import Monitor, judge
 from edge.monitoring.quality import crop_quality
 from edge.monitoring.reference import ReferenceStatsError, load_reference
 from edge.monitoring.settings import MonitoringSettings
-from edge.monitoring.windows import SlidingCounts, TimedRows
+from edge.windows import SlidingCounts, TimedRows
 from edge.pipeline import FaceResult, FrameResult
 from edge.state import LiveState
 from edge.web.app import create_app

@@ -6,10 +6,11 @@ the share of frames (with a face) whose primary face showed each expression over
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
+from collections import Counter
 
 from edge.pipeline import FrameResult
 from edge.state import LiveState
+from edge.windows import TimedRows
 
 MODEL_KEYS = ("name", "task", "version", "precision")
 
@@ -19,24 +20,25 @@ class FrameWindow:
 
     def __init__(self, window_s: float):
         self.window_s = window_s
-        self._frames: deque[tuple[float, int, str | None]] = deque()  # (monotonic time, faces, expression)
+        self._frames = TimedRows(window_s, 2)  # faces in the frame, index of the primary face's expression
+        self._labels: dict[str, int] = {}  # expression -> index; -1: no primary face
 
     def observe(self, result: FrameResult, now: float | None = None) -> None:
         primary = next((f for f in result.faces if f.id == result.primary_id), None)
-        self._frames.append((time.monotonic() if now is None else now, len(result.faces),
-                             primary.label if primary else None))
+        label = self._labels.setdefault(primary.label, len(self._labels)) if primary else -1
+        self._frames.add(time.monotonic() if now is None else now, len(result.faces), label)
 
     def summary(self, now: float | None = None) -> dict:
-        now = time.monotonic() if now is None else now
-        while self._frames and self._frames[0][0] < now - self.window_s:
-            self._frames.popleft()
-        faces = [n for _, n, _ in self._frames]
-        labels = Counter(label for _, _, label in self._frames if label is not None)
-        with_face = sum(labels.values())
+        self._frames.evict(time.monotonic() if now is None else now)
+        faces, labels = self._frames.column(0), self._frames.column(1)
+        names = {i: name for name, i in self._labels.items()}
+        counts = Counter(names[int(i)] for i in labels if i >= 0)
+        with_face = sum(counts.values())
         return {"window_s": self.window_s, "frames": len(faces),
-                "faces": {"mean": round(sum(faces) / len(faces), 3) if faces else 0.0, "max": max(faces, default=0),
-                          "share_of_frames": round(with_face / len(faces), 3) if faces else 0.0},
-                "expressions": {k: round(v / with_face, 3) for k, v in sorted(labels.items())}}
+                "faces": {"mean": round(float(faces.mean()), 3) if len(faces) else 0.0,
+                          "max": int(faces.max()) if len(faces) else 0,
+                          "share_of_frames": round(with_face / len(faces), 3) if len(faces) else 0.0},
+                "expressions": {k: round(v / with_face, 3) for k, v in sorted(counts.items())}}
 
 
 def health_payload(state: LiveState) -> dict:

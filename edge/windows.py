@@ -1,4 +1,5 @@
-"""Time-based sliding windows, cheap enough to update on every frame.
+"""Time-based sliding windows, cheap enough to update on every frame: the one notion of "the last N
+seconds" that the monitor, telemetry and the live frame rate use, each window named with its length.
 
 `TimedRows` keeps every row of the last N seconds (for medians and percentiles of a short window);
 `SlidingCounts` keeps running sums in one-second buckets, so an hour-long window costs memory in
