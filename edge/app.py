@@ -103,6 +103,7 @@ class Daemon:
             self.recorder = SessionRecorder(store, retention_days=s.retention_days)
             running.callback(self.recorder.close)
             state.watch("sessions", self.recorder.problem)
+            state.report("sessions", self.recorder.stats)
             sessions = sessions_blueprint(store, self.recorder, AdviceRules(s.advice), lambda: kiosk_ready(state))
             w = self.config.web
             try:

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 from edge.tflite import ModelLoadError
 
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+# a checkout's models/ beside the package; an installed package's copy (pyproject.toml's data-files)
+_CHECKOUT_MODELS = Path(__file__).resolve().parents[1] / "models"
+DEFAULT_MODELS_DIR = _CHECKOUT_MODELS if _CHECKOUT_MODELS.is_dir() else Path(sys.prefix) / "share/fer-edge/models"
 
 
 def load_manifest(models_dir: Path = DEFAULT_MODELS_DIR) -> dict:

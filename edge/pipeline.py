@@ -48,9 +48,10 @@ class FaceResult:
     crop: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
-        return {"id": self.id, "box": [round(v, 1) for v in self.box], "score": round(self.score, 3),
-                "label": self.label, "confidence": round(self.confidence, 3),
-                "probabilities": {k: round(v, 3) for k, v in self.probabilities.items()}}
+        # score is the detector's (is this a face?), confidence the expression's (the smoothed top probability)
+        return {"id": self.id, "box": [round(v, 1) for v in self.box], "detector_score": round(self.score, 4),
+                "label": self.label, "confidence": round(self.confidence, 4),
+                "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()}}
 
 
 @dataclass
@@ -64,7 +65,7 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"index": self.index, "timestamp": self.timestamp, "width": self.width, "height": self.height,
+        return {"index": self.index, "source_time_s": round(self.timestamp, 3), "width": self.width, "height": self.height,
                 "faces": [f.as_dict() for f in self.faces], "primary_id": self.primary_id,
                 "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()}}
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge import __version__
 from edge.pipeline import FrameResult
 from edge.windows import TimedRows
 
@@ -51,6 +52,7 @@ class LiveState:
         self.reports: dict[str, Figures] = {}
         self.first_result_s: float | None = None
         self.last_result_at: float | None = None  # monotonic
+        self.latest_time: float | None = None  # wall clock (epoch s) when the latest result was recorded
         self.preview_jpeg: bytes | None = None  # only ever set when the config enables a preview
         self._timings: deque = deque(maxlen=LATENCY_WINDOW)
         self._stamps = TimedRows(FPS_WINDOW_S)  # monotonic times of the results
@@ -59,6 +61,7 @@ class LiveState:
     def record(self, result: FrameResult, frames_in: int, dropped: int) -> None:
         with self._changed:
             self.latest, self.frames_in, self.dropped = result, frames_in, dropped
+            self.latest_time = time.time()
             self.processed += 1
             self.version += 1
             self._timings.append(result.timings_ms)
@@ -91,7 +94,7 @@ class LiveState:
             timings = list(self._timings)
         if not timings:
             return {}
-        return {stage: {"p50_ms": float(np.percentile(v, 50)), "p95_ms": float(np.percentile(v, 95))}
+        return {stage: {"p50_ms": round(float(np.percentile(v, 50)), 3), "p95_ms": round(float(np.percentile(v, 95)), 3)}
                 for stage in timings[0] for v in [[t[stage] for t in timings]]}
 
     def fail(self, reason: str) -> None:
@@ -133,11 +136,12 @@ class LiveState:
 
     def status(self) -> dict:
         health = self.health()
-        latest = self.latest.as_dict() if self.latest else None
-        return {"health": {"status": health.status, "reasons": health.reasons},
+        latest = {"time": round(self.latest_time, 3), **self.latest.as_dict()} if self.latest else None
+        return {"version": __version__, "health": {"status": health.status, "reasons": health.reasons},
                 "uptime_s": round(time.time() - self.started, 1), "source": self.source, "fps": round(self.fps(), 2),
                 "counters": {"frames_in": self.frames_in, "processed": self.processed, "dropped": self.dropped,
                              "errors": self.errors},
                 "last_error": self.last_error, "latency_ms": self.latency(), "models": self.models,
                 "camera": self.figures("camera"),
-                "first_result_s": self.first_result_s, "latest": latest}
+                "first_result_s": None if self.first_result_s is None else round(self.first_result_s, 3),
+                "sessions": self.figures("sessions"), "latest": latest}

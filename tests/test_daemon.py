@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 
+import edge
 from tests.conftest import ROOT
 from tests.helpers.daemon import MODELS, Daemon, get
 
@@ -32,6 +33,11 @@ def test_daemon_serves_faces_expressions_counters_events_and_metrics(shared_data
         time.sleep(1)
         assert daemon.status()["counters"]["processed"] > first  # counters move
         assert status["latency_ms"]["detect"]["p50_ms"] > 0 and status["fps"] > 0
+        # API users' figures: rounded, on the wall clock, one confidence per face, the version
+        assert all(round(v, 3) == v for q in status["latency_ms"].values() for v in q.values())
+        assert all(round(v, 4) == v for v in face["probabilities"].values()) and "score" not in face
+        assert abs(status["latest"]["time"] - time.time()) < 30 and status["version"] == edge.__version__
+        assert status["sessions"] == {"started": 0, "finished": 0, "erased": 0, "active": 0}
 
         with urllib.request.urlopen(daemon.url + "/api/stream", timeout=10) as stream:
             assert stream.headers["Content-Type"].startswith("text/event-stream")
@@ -44,6 +50,10 @@ def test_daemon_serves_faces_expressions_counters_events_and_metrics(shared_data
 
         code, body, headers = get(daemon.url + "/metrics")
         assert code == 200 and b"fer_edge_frames_processed_total" in body and b'stage="detect"' in body
+        text = body.decode()
+        assert "fer_edge_sessions_started_total 0.0" in text and "fer_edge_session_active 0.0" in text
+        emotion = next(m for m in status["models"] if m["task"] == "emotion")
+        assert f'fer_edge_model_info{{name="{emotion["name"]}",' in text and f'sha256="{emotion["sha256"]}"' in text
         code, body, _ = get(daemon.url + "/")
         assert code == 200 and b"No camera image is shown" in body
         code, body, _ = get(daemon.url + "/api/preview.jpg")

@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -183,17 +181,3 @@ def test_corrupt_or_mismatched_model_names_the_file(tmp_path):
         FaceDetector(broken)
     with pytest.raises(ModelLoadError, match="no emotion model"):
         model_entry("emotion", models_dir=models)
-
-
-def test_detect_cli_json_and_table(shared_data, tmp_path):
-    photo = shared_data / "media/photos/facerec_two_people.jpg"
-    done = subprocess.run([sys.executable, "-m", "edge", "detect", str(photo), "--json", "--draw", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
-    faces = out["images"][0]["faces"]
-    assert len(faces) == 2 and all(len(f["box"]) == 4 and len(f["keypoints"]) == 6 for f in faces)
-    assert (tmp_path / photo.name).exists()
-    table = subprocess.run([sys.executable, "-m", "edge", "detect", str(photo), "--min-score", "0.99"],
-                           cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert table.returncode == 0 and table.stdout.splitlines()[1].split() == ["facerec_two_people.jpg", "-"]

@@ -60,7 +60,7 @@ def test_daemon_reports_a_dark_scene_in_api_and_metrics(tmp_path, dark_clip):
         deadline = time.time() + 10
         while not (faces := daemon.status()["latest"]["faces"]) and time.time() < deadline:
             time.sleep(0.2)
-        assert faces and all(set(f) == {"id", "box", "score", "label", "confidence", "probabilities"} for f in faces)
+        assert faces and all(set(f) == {"id", "box", "detector_score", "label", "confidence", "probabilities"} for f in faces)
         _, text, _ = get(daemon.url + "/metrics")
         text = text.decode()
         assert 'fer_edge_monitoring_metric_state{group="quality",metric="brightness"} 2.0' in text

@@ -105,7 +105,7 @@ def test_faces_carry_the_crop_the_model_saw_and_never_show_it(pipeline):
     for face in result.faces:
         assert face.crop.shape == (48, 48) and face.crop.dtype == np.uint8
         assert np.array_equal(face.crop, face_crop(frame, detected[face.box], pipeline.crop))  # eye-aligned
-        assert set(face.as_dict()) == {"id", "box", "score", "label", "confidence", "probabilities"}
+        assert set(face.as_dict()) == {"id", "box", "detector_score", "label", "confidence", "probabilities"}
         assert "crop" not in repr(face)  # nor in a log line
     json.dumps(result.as_dict())  # an array anywhere in it would refuse to serialise
     # the crop is its own array, not a view: a kept result does not keep its frame alive

@@ -215,8 +215,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "ones, e.g. blazeface_full_float,mini_xception_int8")
     p.add_argument("--compare", action="store_true", help="also time the float models and Haar + mini-Xception")
     p.add_argument("--config", type=Path, help="daemon config (models dir, pipeline settings)")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--markdown", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON document (instead of the "
+                   "Markdown tables, unless --markdown)")
+    p.add_argument("--markdown", action="store_true", help="with --json, also print the Markdown tables after it "
+                   "(without --json they are the default output)")
     p.add_argument("--plot", type=Path, metavar="FILE", help="latency histogram PNG")
 
 

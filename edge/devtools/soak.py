@@ -307,7 +307,8 @@ def measure(daemon: DaemonProcess, control: Path, source: str, seconds: float, c
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m edge.devtools.soak", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", required=True)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--config", type=Path)

@@ -26,10 +26,10 @@ from edge.monitoring.drift import kl, psi, shares
 from edge.monitoring.quality import crop_quality
 from edge.monitoring.reference import Reference, ReferenceStatsError, load_reference
 from edge.monitoring.settings import Limits, MonitoringSettings
-from edge.windows import SlidingCounts, TimedRows
 from edge.pipeline import FrameResult
 from edge.state import LiveState
 from edge.tflite import ModelLoadError
+from edge.windows import SlidingCounts, TimedRows
 
 log = logging.getLogger("edge.monitoring")
 EVALUATE_EVERY_S = 1.0

@@ -37,6 +37,7 @@ class SessionRecorder:
         self.store, self.retention_days = store, retention_days
         self.clock, self.monotonic = clock, monotonic
         self._lock = threading.Lock()
+        self.counts = {"started": 0, "finished": 0, "erased": 0}  # since this process started, for /metrics
         self._session: dict | None = None
         self._segment: int | None = None
         self._acc = SecondAccumulator()
@@ -64,6 +65,7 @@ class SessionRecorder:
                 raise SessionBusy(f"session {self._session['id']} is still recording; stop it first")
             self._anchor = (self.clock(), self.monotonic())
             self._session = self._stored(self.store.create, alias, questions, self._now())
+            self.counts["started"] += 1
             self._segment, self._latest, self.recording_error = None, None, None
             self._acc = SecondAccumulator()
             return self._session
@@ -95,6 +97,7 @@ class SessionRecorder:
             # figures cover less than the candidate spoke; the summary says so rather than hiding it
             summary["missing_s"] = max(0, int(self._now() - session["started_at"] + 0.5) - summary["overall"]["duration_s"])
             self._stored(self.store.finish, session["id"], summary, self._now())
+            self.counts["finished"] += 1
             return self.store.get(session["id"])
 
     def observe(self, result: FrameResult) -> None:
@@ -117,7 +120,13 @@ class SessionRecorder:
             if self._session is None or self._session["id"] != session_id:
                 return False
             self._session, self._latest, self._acc = None, None, SecondAccumulator()
+            self.counts["erased"] += 1
             return True
+
+    def stats(self) -> dict:
+        """Sessions started, finished and erased mid-way since the daemon started, and whether one records."""
+        with self._lock:
+            return {**self.counts, "active": int(self._session is not None)}
 
     def live(self) -> dict:
         """For the kiosk's live meter: the session, its question and the last completed second."""

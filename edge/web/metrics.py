@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 
 from edge.state import LiveState
 
@@ -32,6 +32,8 @@ class StateCollector:
         yield latency
         yield from watchdog_metrics(s)
         yield from monitoring_metrics(s)
+        yield from session_metrics(s)
+        yield model_info(s)
 
 
 def watchdog_metrics(s: LiveState):
@@ -52,6 +54,24 @@ def watchdog_metrics(s: LiveState):
         yield CounterMetricFamily("fer_edge_watchdog_pings", "WATCHDOG=1 pings sent to systemd", value=loops["pings"])
         yield GaugeMetricFamily("fer_edge_loops_ok", "1 while every watched loop meets its deadline, 0 while one "
                                 "hangs (systemd pings stopped)", value=0 if loops["problem"] else 1)
+
+
+def session_metrics(s: LiveState):
+    sessions = s.figures("sessions")
+    if sessions is None:
+        return
+    for key, doc in (("started", "kiosk sessions started"), ("finished", "kiosk sessions finished with a summary"),
+                     ("erased", "kiosk sessions erased by the candidate before they finished")):
+        yield CounterMetricFamily(f"fer_edge_sessions_{key}", doc + " since the daemon started", value=sessions[key])
+    yield GaugeMetricFamily("fer_edge_session_active", "1 while a kiosk session records", value=sessions["active"])
+
+
+def model_info(s: LiveState) -> InfoMetricFamily:
+    info = InfoMetricFamily("fer_edge_model", "the models the pipeline runs", labels=["name", "task", "version",
+                                                                                       "precision", "sha256"])
+    for m in s.models:
+        info.add_metric([str(m.get(k) or "") for k in ("name", "task", "version", "precision", "sha256")], {})
+    return info
 
 
 MONITORING_STATE = {"ok": 0, "warn": 1, "alert": 2}

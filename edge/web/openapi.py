@@ -137,7 +137,8 @@ def openapi_document(token: bool) -> dict[str, Any]:
         "Health": {"type": "object", "required": ["status", "reasons"], "properties": {
             "status": {"type": "string", "enum": ["ok", "degraded", "failing"]},
             "reasons": {"type": "array", "items": {"type": "string"}}}},
-        "Status": {"type": "object", "required": ["health", "counters", "latest"], "properties": {
+        "Status": {"type": "object", "required": ["version", "health", "counters", "latest"], "properties": {
+            "version": {"type": "string", "description": "fer-edge's version"},
             "health": _ref("Health"), "uptime_s": {"type": "number"}, "source": {"type": "string"},
             "fps": {"type": "number"},
             "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
@@ -146,15 +147,22 @@ def openapi_document(token: bool) -> dict[str, Any]:
                            "additionalProperties": {"type": "object", "properties": {
                                "p50_ms": {"type": "number"}, "p95_ms": {"type": "number"}}}},
             "models": {"type": "array", "items": {"type": "object"}},
+            "sessions": {"type": "object", "nullable": True, "description": "kiosk sessions since the daemon "
+                         "started: started, finished, erased, active"},
             "latest": {"type": "object", "nullable": True, "description": "the newest frame's faces",
-                       "properties": {"index": {"type": "integer"}, "timestamp": {"type": "number"},
+                       "properties": {"index": {"type": "integer"},
+                                      "time": {"type": "number", "description": "wall clock, epoch seconds, when "
+                                               "the result was recorded"},
+                                      "source_time_s": {"type": "number", "description": "the frame's time on "
+                                                        "the source's own clock (a video's position)"},
                                       "faces": {"type": "array", "items": _ref("Face")},
                                       "primary_id": {"type": "integer", "nullable": True}}}}},
         "Face": {"type": "object", "properties": {
             "id": {"type": "integer"}, "box": {"type": "array", "items": {"type": "number"}, "minItems": 4,
                                               "maxItems": 4, "description": "x, y, width, height in pixels"},
-            "score": NUMBER_01, "label": {"type": "string", "description": "an expression, or uncertain"},
-            "confidence": NUMBER_01, "probabilities": {"type": "object", "additionalProperties": NUMBER_01}}},
+            "detector_score": {**NUMBER_01, "description": "the detector's confidence that this is a face"},
+            "label": {"type": "string", "description": "an expression, or uncertain"},
+            "confidence": {**NUMBER_01, "description": "the expression's: its smoothed probability"}, "probabilities": {"type": "object", "additionalProperties": NUMBER_01}}},
         "Live": {"type": "object", "required": ["recording"], "properties": {
             "recording": {"type": "boolean"}, "session_id": {"type": "string", "nullable": True},
             "question_index": {"type": "integer", "nullable": True},
