@@ -48,9 +48,9 @@ def test_original_clip_reads_ok(shared_data):
     s = states(snap)
     assert snap["state"] == "ok", snap["reasons"]
     assert all(s[q] == "ok" for q in QUALITY) and s["no_face_share"] == "ok" and s["fps"] == "ok"
-    # 470 faces of one person are far from the 3000 a drift judgement needs: reported, not judged
+    # 470 faces of one person are far from the 3000 the booth's baseline gathers first: learning, not judged
     assert s["prediction_psi"] == s["confidence_drop"] == "unknown"
-    assert snap["metrics"]["prediction_psi"]["samples"] > 400
+    assert snap["metrics"]["prediction_psi"]["baseline_faces"] > 400
     assert snap["metrics"]["sharpness"]["value"] > 2 * SETTINGS.sharpness_low[0]
 
 

@@ -169,7 +169,8 @@ def running_state(models_dir=MODELS) -> LiveState:
 
 
 def test_monitor_judges_windows_of_synthetic_frames():
-    settings = MonitoringSettings(min_samples=10, drift_min_faces=20, quality_samples_per_s=1000)
+    settings = MonitoringSettings(min_samples=10, drift_min_faces=20, quality_samples_per_s=1000,
+                                  drift_reference="training")
     state = running_state()
     monitor = Monitor(settings, ModelsConfig(dir=MODELS), state)
     assert monitor.snapshot(now=0.0)["state"] == "unknown"  # nothing seen yet
@@ -200,10 +201,33 @@ def test_monitor_judges_windows_of_synthetic_frames():
     assert m["brightness"]["state"] == "ok"  # the faces of the first 2 s are still in the 30 s window
 
 
+def test_drift_is_judged_against_the_booths_own_baseline_once_it_is_complete():
+    settings = MonitoringSettings(min_samples=10, drift_min_faces=30, baseline_faces=60)
+    monitor = Monitor(settings, ModelsConfig(dir=MODELS), running_state())
+    for i in range(60):  # one person, mostly happy: far from FER2013's mix, and no reason for an alarm
+        monitor.observe(result(i, "happy" if i % 4 else "neutral"), now=i / 30)
+    psi_ = monitor.snapshot(now=2.0)["metrics"]["prediction_psi"]
+    assert psi_["state"] == "unknown" and psi_["compared_with"] == "baseline"
+    assert (psi_["baseline_faces"], psi_["baseline_needs"], psi_["samples"]) == (60, 60, 0)  # still learning
+    for i in range(60, 120):  # the same population after the baseline: judged, and ok
+        monitor.observe(result(i, "happy" if i % 4 else "neutral"), now=i / 30)
+    psi_ = monitor.snapshot(now=4.0)["metrics"]["prediction_psi"]
+    assert psi_["state"] == "ok" and psi_["value"] < 0.05 and psi_["reference_shares"]["happy"] == 0.75
+    for i in range(120, 300):  # then the booth's faces change (a camera turned to a wall poster, say)
+        monitor.observe(result(i, "sad"), now=i / 30)
+    psi_ = monitor.snapshot(now=10.0)["metrics"]["prediction_psi"]
+    assert psi_["state"] == "alert" and psi_["shares"]["sad"] > 0.7
+    training = Monitor(settings.model_copy(update={"drift_reference": "training"}), ModelsConfig(dir=MODELS),
+                       running_state())
+    for i in range(60):  # the same first faces against the training faces' mix: the alarm the baseline avoids
+        training.observe(result(i, "happy" if i % 4 else "neutral"), now=i / 30)
+    assert training.snapshot(now=2.0)["metrics"]["prediction_psi"]["state"] == "alert"
+
+
 def test_quality_figures_come_from_the_crops_the_model_saw():
     dark = (FACE * 0.2).astype(np.uint8)
-    monitor = Monitor(MonitoringSettings(min_samples=10, quality_samples_per_s=1000), ModelsConfig(dir=MODELS),
-                      running_state())
+    monitor = Monitor(MonitoringSettings(min_samples=10, quality_samples_per_s=1000, drift_reference="training"),
+                      ModelsConfig(dir=MODELS), running_state())
     for i in range(30):  # the face's box is the same every frame: only its crop tells the light
         monitor.observe(result(i, "happy", crop=dark), now=i / 30)
     m = monitor.snapshot(now=1.0)["metrics"]
@@ -230,7 +254,7 @@ def test_monitor_without_a_reference_still_judges_input_quality(tmp_path):
     for m in manifest["models"]:
         m.pop("reference_stats", None)
     (tmp_path / "models/manifest.json").write_text(json.dumps(manifest))
-    settings = MonitoringSettings(min_samples=10, drift_min_faces=10)
+    settings = MonitoringSettings(min_samples=10, drift_min_faces=10, drift_reference="training")
     monitor = Monitor(settings, ModelsConfig(dir=tmp_path / "models"), running_state(tmp_path / "models"))
     for i in range(40):
         monitor.observe(result(i, "sad"), now=i / 5)
@@ -244,7 +268,8 @@ def test_monitor_follows_a_model_update(tmp_path):
     models = tmp_path / "models"
     shutil.copytree(MODELS, models, ignore=shutil.ignore_patterns("reports"))
     state = running_state(models)
-    monitor = Monitor(MonitoringSettings(min_samples=5, drift_min_faces=5), ModelsConfig(dir=models), state)
+    monitor = Monitor(MonitoringSettings(min_samples=5, drift_min_faces=5, drift_reference="training"),
+                      ModelsConfig(dir=models), state)
     for i in range(40):
         monitor.observe(result(i, "happy"), now=i / 30)
     assert monitor.snapshot(now=2.1)["metrics"]["prediction_psi"]["samples"] == 40

@@ -109,6 +109,7 @@ class Monitor:
         self._latency = TimedRows(s.health_window_s, 1)  # pipeline total, ms
         self._error_counts = TimedRows(s.health_window_s, 1)  # LiveState's error counter, sampled per evaluation
         self._predictions: SlidingCounts | None = None  # per-label counts, then the sum of confidences
+        self._baseline: np.ndarray | None = None  # the booth's first faces: per-label counts, then confidences
         self._frames_seen = 0
         self._measure_at = -math.inf  # when faces are next measured (quality_samples_per_s)
         self._lock = threading.Lock()  # guards the windows: held for appends and copies only
@@ -143,8 +144,13 @@ class Monitor:
         if self._predictions is None:  # the first face of a model: the reference's labels, else the model's
             self._labels = {name: i for i, name in enumerate(self.reference.labels if self.reference else labels)}
             self._predictions = SlidingCounts(self.settings.drift_window_s, len(self._labels) + 1)
+            self._baseline = np.zeros(len(self._labels) + 1)
         if label not in self._labels:
             return  # a label the reference does not know: the reference check against the manifest reports it
+        if self.settings.drift_reference == "baseline" and self._baseline[:-1].sum() < self.settings.baseline_faces:
+            self._baseline[self._labels[label]] += 1  # still learning what this booth's faces look like
+            self._baseline[-1] += confidence
+            return
         self._predictions.add(now, self._labels[label])
         self._predictions.add(now, -1, confidence)
 
@@ -184,7 +190,8 @@ class Monitor:
             reference, error = None, str(e)
         with self._lock:
             self._model_sha, self.reference, self.reference_error = sha, reference, error
-            self._labels, self._predictions = {}, None  # another model's predictions are another population
+            # another model's predictions are another population: its window and baseline start afresh
+            self._labels, self._predictions, self._baseline = {}, None, None
 
     def _figures(self, now: float) -> dict[str, dict]:
         s = self.settings
@@ -199,6 +206,7 @@ class Monitor:
             errors = int(errors_so_far - self._error_counts.column(0)[0])
             oldest = self._latency.times[0] if self._latency.times else now
             totals = None if self._predictions is None else self._predictions.total.copy()
+            baseline = None if self._baseline is None else self._baseline.copy()
             frames_seen = self._frames_seen
             self._evaluated_at = now
         figures: dict[str, dict] = {}
@@ -209,7 +217,7 @@ class Monitor:
                              "reference": self.reference and self.reference.medians.get(name)}
         figures["no_face_share"] = {"value": float(no_face.mean()) if len(no_face) >= s.min_samples else None,
                                     "samples": len(no_face)}
-        figures.update(self._drift(totals))
+        figures.update(self._drift(totals, baseline))
         frames = len(latency)
         running = frames_seen >= s.min_samples
         figures["fps"] = {"value": (max(frames - 1, 0) / (now - oldest) if now > oldest else 0.0) if running else None,
@@ -222,21 +230,32 @@ class Monitor:
         figures["temperature_c"] = {"value": hottest_c()}
         return figures
 
-    def _drift(self, totals: np.ndarray | None) -> dict[str, dict]:
-        ref = self.reference
+    def _drift(self, totals: np.ndarray | None, baseline: np.ndarray | None) -> dict[str, dict]:
+        """The window's predictions against the reference: the booth's own baseline once it is complete
+        (until then nothing is judged), or the training faces'."""
+        s = self.settings
+        if s.drift_reference == "training":
+            ref = self.reference and (self.reference.labels, self.reference.class_counts,
+                                      self.reference.confidence_mean)
+            progress = {"compared_with": "training"}
+        else:
+            faces = 0 if baseline is None else round(float(baseline[:-1].sum()))
+            complete = faces >= s.baseline_faces
+            ref = (tuple(self._labels), baseline[:-1], baseline[-1] / faces) if complete else None
+            progress = {"compared_with": "baseline", "baseline_faces": faces, "baseline_needs": s.baseline_faces}
         n = 0 if totals is None else round(float(totals[:-1].sum()))
-        judged = ref is not None and n >= self.settings.drift_min_faces
+        judged = ref is not None and n >= s.drift_min_faces
         counts = totals[:-1] if totals is not None else None
         mean = totals[-1] / n if n else None
         return {
             "prediction_psi": {
-                "value": psi(counts, ref.class_counts) if judged else None, "samples": n,
-                "kl": _round(kl(counts, ref.class_counts)) if judged else None,
+                "value": psi(counts, ref[1]) if judged else None, "samples": n,
+                "kl": _round(kl(counts, ref[1])) if judged else None,
                 "shares": dict(zip(self._labels, np.round(counts / n, 4).tolist())) if n else None,
-                "reference_shares": dict(zip(ref.labels, np.round(shares(ref.class_counts, 0), 4).tolist()))
-                if ref else None},
-            "confidence_drop": {"value": ref.confidence_mean - mean if judged else None, "samples": n,
-                                "mean": _round(mean), "reference_mean": _round(ref and ref.confidence_mean)},
+                "reference_shares": dict(zip(ref[0], np.round(shares(ref[1], 0), 4).tolist())) if ref else None,
+                **progress},
+            "confidence_drop": {"value": ref[2] - mean if judged else None, "samples": n,
+                                "mean": _round(mean), "reference_mean": _round(ref and ref[2]), **progress},
         }
 
     def _publish(self, figures: dict[str, dict]) -> None:

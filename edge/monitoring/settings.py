@@ -7,6 +7,8 @@ from are in docs/monitoring.md.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, ValidationInfo, field_validator
 
 from edge.strict import Strict
@@ -32,6 +34,13 @@ class MonitoringSettings(Strict):
                              "it is judged; fewer read as unknown")
     drift_min_faces: int = Field(3000, ge=1, description="faces the drift window needs before prediction "
                                  "drift and confidence drop are judged")
+    drift_reference: Literal["baseline", "training"] = Field(
+        "baseline", description="what the predictions are compared with: 'baseline', the booth's own first "
+        "baseline_faces faces after start-up (its people, its light: a booth is not FER2013's population), or "
+        "'training', the model's predictions on its training faces (alerts on any booth whose visitors differ)")
+    baseline_faces: int = Field(3000, ge=1, description="faces the booth's baseline gathers before drift is "
+                                "judged against it (drift_reference = 'baseline'; about 2 minutes of one face "
+                                "at 24 fps)")
     brightness_low: Limits = _limits(60.0, 40.0, "the median mean grey level (0-255) of face crops, below")
     brightness_high: Limits = _limits(195.0, 215.0, "the median mean grey level (0-255) of face crops, above")
     contrast_low: Limits = _limits(25.0, 15.0, "the median grey-level standard deviation of face crops, below")
