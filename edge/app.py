@@ -98,6 +98,9 @@ class Daemon:
             monitor = Monitor(self.config.monitoring, self.config.models, state)
             state.report("monitoring", monitor.snapshot)
             s = self.config.sessions
+            if s.operator_name is None or s.operator_contact is None:
+                log.warning("sessions.operator_name and sessions.operator_contact are unset: the candidates' "
+                            "privacy page (/privacy) asks them to find staff instead of naming who runs the booth")
             store = SessionStore(s.db_path, retention_days=s.retention_days)
             running.callback(store.close)
             self.recorder = SessionRecorder(store, retention_days=s.retention_days)
@@ -107,8 +110,8 @@ class Daemon:
             sessions = sessions_blueprint(store, self.recorder, AdviceRules(s.advice), lambda: kiosk_ready(state))
             w = self.config.web
             try:
-                web = WebServer(create_app(state, w, sessions), w.host, w.port, w.threads, w.max_streams,
-                                w.idle_timeout_s)
+                web = WebServer(create_app(state, w, sessions, notice=s), w.host, w.port, w.threads,
+                                w.max_streams, w.idle_timeout_s)
             except OSError as e:  # the port is taken, or the address is not this machine's
                 print(f"error: cannot listen on {w.host}:{w.port} ({e.strerror or e}): another program, or another "
                       f"fer-edge, holds it (see `ss -ltnp 'sport = :{w.port}'`); stop it or set web.port "

@@ -23,7 +23,7 @@ def test_kiosk_session_from_start_to_deletion(shared_data, tmp_path, browser):  
         text = lambda css: js("const e = document.querySelector(arguments[0]); "  # noqa: E731
                               "return e && !e.closest('[hidden]') ? e.textContent : null;", css)
 
-        code, body, headers = get(daemon.url + "/privacy")
+        code, body, headers = get(daemon.url + "/privacy/operator")  # the operator's own document
         assert code == 200 and headers["Content-Type"] == "text/plain; charset=utf-8"
         assert "What the model can and cannot tell" in body.decode()
 

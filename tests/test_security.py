@@ -387,7 +387,7 @@ def test_no_endpoint_serves_an_image_unless_the_preview_is_enabled(tmp_path, pre
 def test_openapi_document_covers_every_api_route(open_app):
     doc = open_app.call("GET", "/api/openapi.json")[2]
     assert doc == json.loads(json.dumps(openapi_document(token=False))) and doc["openapi"].startswith("3.0")
-    pages = {"dashboard", "kiosk", "login", "privacy", "static"}
+    pages = {"dashboard", "kiosk", "login", "privacy", "operator_notes", "static"}
     for rule in open_app.app.url_map.iter_rules():
         if rule.endpoint in pages:
             continue

@@ -239,3 +239,20 @@ def test_retention_runs_daily_from_the_inference_loop(booth, monkeypatch):
     feed(recorder, clock, 1, None)
     assert calls == [30]
 
+
+
+def test_the_candidates_privacy_page_is_plain_html_with_the_operators_details():
+    from edge.sessions.settings import SessionSettings
+    from edge.state import LiveState
+    from edge.web.app import create_app
+    unset = create_app(LiveState()).test_client().get("/privacy")
+    page = unset.get_data(as_text=True)
+    assert unset.status_code == 200 and unset.content_type.startswith("text/html")
+    assert "No picture, video or sound of you is recorded or sent anywhere" in page
+    assert "ask a member of staff who runs this booth" in page and "30 days" in page and "[" not in page
+    notice = SessionSettings(retention_days=7, operator_name="Career Centre <Ltd>", operator_contact="desk 3")
+    page = create_app(LiveState(), notice=notice).test_client().get("/privacy").get_data(as_text=True)
+    assert "<strong>Career Centre &lt;Ltd&gt;</strong>: desk 3" in page and "7 days" in page  # escaped
+    operator = create_app(LiveState()).test_client().get("/privacy/operator")
+    assert operator.content_type == "text/plain; charset=utf-8" and "# Privacy notes for booth operators" in \
+        operator.get_data(as_text=True)

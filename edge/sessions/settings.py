@@ -86,3 +86,8 @@ class SessionSettings(Strict):
                                 "deleted, at start-up and daily")
     advice: tuple[AdviceRule, ...] = Field(DEFAULT_RULES, description="rules that turn a session's "
                                            "aggregates into practical tips")
+    operator_name: str | None = Field(None, min_length=1, max_length=200, description="who runs the booth (the "
+                                      "data controller), shown on the candidates' privacy page; a start-up "
+                                      "warning while unset")
+    operator_contact: str | None = Field(None, min_length=1, max_length=300, description="how a candidate "
+                                         "reaches the operator about their data (e-mail, address or desk)")

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from edge.config import WebConfig
+from edge.sessions.settings import SessionSettings
 from edge.monitoring.api import monitoring_blueprint
 from edge.state import LiveState
 from edge.web.metrics import registry_for, render
@@ -24,8 +25,9 @@ PRIVACY_NOTICE = Path(__file__).resolve().parents[2] / "PRIVACY.md"
 
 
 def create_app(state: LiveState, web: WebConfig = WebConfig(), sessions: Blueprint | None = None,
-               access: AccessPolicy | None = None) -> Flask:
-    """The app for `web`; `access` defaults to the policy web's token settings give (edge/web/security.py)."""
+               access: AccessPolicy | None = None, notice: SessionSettings = SessionSettings()) -> Flask:
+    """The app for `web`; `access` defaults to the policy web's token settings give (edge/web/security.py);
+    `notice` fills the candidates' privacy page (operator, retention)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     registry = registry_for(state)
@@ -55,7 +57,13 @@ def create_app(state: LiveState, web: WebConfig = WebConfig(), sessions: Bluepri
 
     @app.get("/privacy")
     def privacy():
-        # read per request: the operator may edit the notice without restarting the daemon
+        """The candidates' notice, in plain words, with the operator's details from the config."""
+        return render_template("privacy.html", retention_days=notice.retention_days,
+                               operator_name=notice.operator_name, operator_contact=notice.operator_contact)
+
+    @app.get("/privacy/operator")
+    def operator_notes():
+        # the operator's own document; read per request: it may be edited without restarting the daemon
         return Response(PRIVACY_NOTICE.read_text(encoding="utf-8"), content_type="text/plain; charset=utf-8")
 
     @app.get("/api/status")

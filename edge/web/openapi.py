@@ -1,7 +1,7 @@
 """OpenAPI 3.0 description of every JSON endpoint, written by hand so it reads as the API's documentation.
 
 Limits come from edge.sessions.api's request models, so the document cannot drift from what is enforced.
-Pages (/, /kiosk, /login, /privacy) and static files are HTML and CSS for browsers, not API.
+Pages (/, /kiosk, /login, /privacy, /privacy/operator) and static files are HTML and CSS for browsers, not API.
 """
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ from edge.config import MAKE_TOKEN, ConfigError, WebConfig, credential_token, is
 
 log = logging.getLogger("edge.web")
 
-PUBLIC_ENDPOINTS = frozenset({"static", "health", "privacy", "login", "openapi"})
+PUBLIC_ENDPOINTS = frozenset({"static", "health", "privacy", "operator_notes", "login", "openapi"})
 PAGE_ENDPOINTS = frozenset({"dashboard", "kiosk"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
