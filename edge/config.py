@@ -56,6 +56,12 @@ class PipelineConfig(Strict):
     uncertain_below: float = Field(0.4, ge=0, le=1, description="smoothed confidence below which the "
                                    "expression is reported as uncertain rather than guessed")
     max_faces: int = Field(4, ge=1, description="largest faces classified per frame; bounds latency")
+    detect_every: int = Field(3, ge=1, description="frames between full face detections (1: every frame); "
+                              "between them each face keeps its box and is classified there, so a face entering "
+                              "the view is found within this many frames (3: 100 ms at 30 fps)")
+    redetect_similarity: float = Field(0.9, ge=0, le=1, description="detect at once, before the next full "
+                                       "detection, when a kept face's crop correlates less than this with its "
+                                       "crop at the last detection (it moved, turned or left)")
 
 
 HOST_NAME = r"^([A-Za-z0-9._-]+|[0-9A-Fa-f:]+)$"  # a DNS name, IPv4 or IPv6 address: no port, no scheme

@@ -18,6 +18,16 @@ from edge.tflite import ModelLoadError, load_interpreter
 CLUSTER_SCORE = 0.3
 
 
+def check_frame(frame) -> None:
+    """ValueError, saying what is wrong, unless `frame` is a non-empty uint8 BGR or grey image."""
+    if not isinstance(frame, np.ndarray):
+        raise ValueError(f"frame is a {type(frame).__name__}; expected uint8 HxWx3 (BGR) or HxW (grey) array.")
+    if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] != 3) \
+            or frame.size == 0:
+        raise ValueError(f"frame is {frame.dtype} {frame.shape}; expected uint8 HxWx3 (BGR) or HxW (grey), "
+                         "not empty.")
+
+
 class FaceDetector:
     """An int8 or float BlazeFace .tflite; ``detect(frame)`` takes a BGR or grey uint8 frame."""
 
@@ -70,12 +80,7 @@ class FaceDetector:
 
     def prepare(self, frame: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         """BGR or grey uint8 frame -> letterboxed RGB model input and how it was fitted."""
-        if not isinstance(frame, np.ndarray):
-            raise ValueError(f"frame is a {type(frame).__name__}; expected uint8 HxWx3 (BGR) or HxW (grey) array.")
-        if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] != 3) \
-                or frame.size == 0:
-            raise ValueError(f"frame is {frame.dtype} {frame.shape}; expected uint8 HxWx3 (BGR) or HxW (grey), "
-                             "not empty.")
+        check_frame(frame)
         box = Letterbox.fit(frame.shape[1], frame.shape[0], self.size)
         # shrink first, convert colours after: the conversion then touches 128x128 pixels, not the frame
         small = box.apply(frame)

@@ -55,6 +55,7 @@ class LiveState:
         self.latest_time: float | None = None  # wall clock (epoch s) when the latest result was recorded
         self.preview_jpeg: bytes | None = None  # only ever set when the config enables a preview
         self._timings: deque = deque(maxlen=LATENCY_WINDOW)
+        self._detected: deque = deque(maxlen=LATENCY_WINDOW)  # whether the detector ran, per recent frame
         self._stamps = TimedRows(FPS_WINDOW_S)  # monotonic times of the results
         self._changed = threading.Condition()
 
@@ -65,6 +66,7 @@ class LiveState:
             self.processed += 1
             self.version += 1
             self._timings.append(result.timings_ms)
+            self._detected.append(result.detected)
             self.last_result_at = time.monotonic()
             self._stamps.add(self.last_result_at)
             if self.first_result_s is None:
@@ -96,6 +98,12 @@ class LiveState:
             return {}
         return {stage: {"p50_ms": round(float(np.percentile(v, 50)), 3), "p95_ms": round(float(np.percentile(v, 95)), 3)}
                 for stage in timings[0] for v in [[t[stage] for t in timings]]}
+
+    def detector_duty(self) -> float | None:
+        """The share of the recent frames the face detector ran on (the pipeline's detection cadence)."""
+        with self._changed:
+            recent = list(self._detected)
+        return round(sum(recent) / len(recent), 3) if recent else None
 
     def fail(self, reason: str) -> None:
         with self._changed:
@@ -141,7 +149,8 @@ class LiveState:
                 "uptime_s": round(time.time() - self.started, 1), "source": self.source, "fps": round(self.fps(), 2),
                 "counters": {"frames_in": self.frames_in, "processed": self.processed, "dropped": self.dropped,
                              "errors": self.errors},
-                "last_error": self.last_error, "latency_ms": self.latency(), "models": self.models,
+                "last_error": self.last_error, "latency_ms": self.latency(), "detector_duty": self.detector_duty(),
+                "models": self.models,
                 "camera": self.figures("camera"),
                 "first_result_s": None if self.first_result_s is None else round(self.first_result_s, 3),
                 "sessions": self.figures("sessions"), "latest": latest}

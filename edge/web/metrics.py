@@ -21,6 +21,10 @@ class StateCollector:
                                  ("errors", s.errors, "frames that failed in the pipeline")):
             yield CounterMetricFamily(f"fer_edge_{name}", doc, value=value)
         yield GaugeMetricFamily("fer_edge_fps", "processed frames per second (5 s window)", value=s.fps())
+        duty = s.detector_duty()
+        if duty is not None:
+            yield GaugeMetricFamily("fer_edge_detector_duty", "share of the recent frames the face detector ran on "
+                                    "(pipeline.detect_every)", value=duty)
         yield GaugeMetricFamily("fer_edge_health", "0 ok, 1 degraded, 2 failing", value=HEALTH[s.health().status])
         faces = len(s.latest.faces) if s.latest else 0
         yield GaugeMetricFamily("fer_edge_faces", "faces in the latest frame", value=faces)

@@ -146,6 +146,8 @@ def openapi_document(token: bool) -> dict[str, Any]:
             "latency_ms": {"type": "object", "description": "per stage: p50_ms, p95_ms over the last frames",
                            "additionalProperties": {"type": "object", "properties": {
                                "p50_ms": {"type": "number"}, "p95_ms": {"type": "number"}}}},
+            "detector_duty": {**NUMBER_01, "nullable": True, "description": "share of the recent frames the face "
+                              "detector ran on (pipeline.detect_every); the expression model runs on all"},
             "models": {"type": "array", "items": {"type": "object"}},
             "sessions": {"type": "object", "nullable": True, "description": "kiosk sessions since the daemon "
                          "started: started, finished, erased, active"},

@@ -45,6 +45,7 @@ function render(s) {
   text($("health-reasons"), s.health.reasons.join("; "));
   text($("uptime"), `${Math.floor(s.uptime_s / 60)} min ${Math.floor(s.uptime_s % 60)} s`);
   text($("fps"), s.fps.toFixed(1));
+  text($("duty"), s.detector_duty == null ? "–" : `${Math.round(s.detector_duty * 100)} %`);
   text($("source"), s.source);
   renderFaces(s.latest);
   const lat = $("latency").querySelector("tbody");
