@@ -19,30 +19,15 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from edge.config import EdgeConfig, load_config
+from edge.devtools.monitor_bench import read_clip
 from edge.faces import corners, iou
 from edge.pipeline import FrameResult, Pipeline
 
 TARGETS = {"expression_agreement": 0.99, "median_box_iou": 0.9, "entry_ms": 100.0}
 LEAD_IN_S = 1.0  # empty frames before the face enters
-
-
-def frames_of(video: Path) -> tuple[list[np.ndarray], float]:
-    cap = cv2.VideoCapture(str(video))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    if not frames:
-        raise SystemExit(f"error: {video}: no frame could be decoded")
-    return frames, fps
 
 
 def run(pipeline: Pipeline, frames: list[np.ndarray], fps: float) -> list[FrameResult]:
@@ -100,7 +85,7 @@ def every_frame(config: EdgeConfig) -> EdgeConfig:
 
 
 def guard(config: EdgeConfig, video: Path) -> dict:
-    frames, fps = frames_of(video)
+    frames, fps = read_clip(video, None)
     every = run(Pipeline.from_config(every_frame(config)), frames, fps)
     cadence = run(Pipeline.from_config(config), frames, fps)
     figures = {"video": str(video), "fps": fps, "detect_every": config.pipeline.detect_every,
