@@ -28,6 +28,11 @@ def load_set(folder: Path, min_face: int | None) -> list[dict]:
     return images
 
 
+def load_set_all(images: list[dict]) -> list[dict]:
+    """The same images with every annotated face a positive (recall by size judges the small ones too)."""
+    return [{**item, "positive": np.ones(len(item["boxes"]), bool)} for item in images]
+
+
 def average_precision(detector: FaceDetector, images: list[dict], shipped_score: float) -> dict:
     """VOC all-point AP at IoU 0.5; a detection on an ignored face counts as neither TP nor FP."""
     scored, npos, hits_at_shipped = [], 0, 0
@@ -63,6 +68,28 @@ def average_precision(detector: FaceDetector, images: list[dict], shipped_score:
     false_pos = sum(1 for s, hit in scored if not hit and s >= shipped_score)
     return {"ap50": ap, "recall_at_shipped": hits_at_shipped / max(npos, 1), "false_positives_at_shipped": false_pos,
             "positives": npos}
+
+
+SIZE_BUCKETS = ((0, 48), (48, 96), (96, 192), (192, 10**6))  # the face box's longer side, px
+
+
+def recall_by_size(detector: FaceDetector, images: list[dict]) -> dict[str, dict]:
+    """Recall at the detector's own threshold per face size: a face counts as found when a detection
+    overlaps it by IoU >= 0.5 (each detection finds one face). Every annotated face counts, however small."""
+    found, total = np.zeros(len(SIZE_BUCKETS), int), np.zeros(len(SIZE_BUCKETS), int)
+    for item in images:
+        gt = item["boxes"]
+        sides = np.maximum(gt[:, 2] - gt[:, 0], gt[:, 3] - gt[:, 1])
+        bucket = np.searchsorted([hi for _, hi in SIZE_BUCKETS], sides, side="right")
+        hit = np.zeros(len(gt), bool)
+        for f in sorted(detector.detect(item["image"]), key=lambda f: -f.score):
+            overlaps = np.array([iou(corners(f.box), g) if not hit[i] else 0.0 for i, g in enumerate(gt)])
+            if len(gt) and overlaps.max() >= 0.5:
+                hit[int(overlaps.argmax())] = True
+        np.add.at(total, bucket, 1)
+        np.add.at(found, bucket, hit.astype(int))
+    return {f"{lo}-{hi if hi < 10**6 else ''}".rstrip("-") + (" px" if hi < 10**6 else "+ px"):
+            {"faces": int(n), "recall": float(k / n) if n else None} for (lo, hi), k, n in zip(SIZE_BUCKETS, found, total)}
 
 
 def video_frames(videos: list[Path], every: int = 5) -> list[np.ndarray]:
@@ -125,8 +152,11 @@ def evaluate(models: dict[str, Path], shared: Path, shipped: dict[str, float]) -
     report = {"shipped_min_score": shipped, "models": {}}
     for kind, path in models.items():
         ap_detector = FaceDetector(path, min_score=AP_MIN_SCORE)
+        shipped_detector = FaceDetector(path, min_score=shipped[kind])
         report["models"][kind] = {"file": path.name, "size_bytes": path.stat().st_size,
                                   "latency_ms": latency_ms(FaceDetector(path)),
+                                  "recall_by_size": {name: recall_by_size(shipped_detector, load_set_all(images))
+                                                     for name, images in sets.items()},
                                   **{name: average_precision(ap_detector, images, shipped[kind])
                                      for name, images in sets.items()}}
     report["int8_vs_float_video"] = agreement(FaceDetector(models["float"], min_score=shipped["float"]),
@@ -149,6 +179,14 @@ def markdown(report: dict) -> str:
     lines.append(f"| latency, one thread, median | {f['latency_ms']:.3f} ms | {q['latency_ms']:.3f} ms "
                  f"({q['latency_ms'] / f['latency_ms']:.2f}x) |")
     lines.append(f"| file | {f['size_bytes'] / 1024:.1f} KiB | {q['size_bytes'] / 1024:.1f} KiB |")
+    lines += ["", "Recall at the shipped thresholds by face size (longer side of the annotated box; every annotated "
+              "face counts):", "", "| set | face size | faces | float | int8 | int8 - float |", "|---|---|---|---|---|---|"]
+    for name in f["recall_by_size"]:
+        for size, fr in f["recall_by_size"][name].items():
+            qr = q["recall_by_size"][name][size]
+            if fr["faces"]:
+                lines.append(f"| {name} | {size} | {fr['faces']} | {fr['recall']:.3f} | {qr['recall']:.3f} | "
+                             f"{qr['recall'] - fr['recall']:+.3f} |")
     lines += ["", f"int8 vs float on {a['frames']} frames of the shared videos (every 5th frame): {a['matched']} faces "
               f"matched, mean IoU {a['iou_mean']:.3f} (median {a['iou_median']:.3f}), mean score difference "
               f"{a['score_diff_mean']:.3f}, {a['missed']} float faces missed, {a['extra']} extra int8 detections."]
