@@ -26,7 +26,7 @@ from edge.pipeline import STAGES, Pipeline
 from edge.sources import SourceError, open_source
 from edge.tflite import runtime_name
 
-DEMO = Path(__file__).resolve().parents[1] / "media/demo.mp4"
+DEMO = Path(__file__).resolve().parents[2] / "media/demo.mp4"
 SYNTHETIC_FRAME = 12  # a demo frame where the shipped detector finds exactly one face, as the target assumes
 WARMUP = 50  # XNNPACK and the caches settle over the first few dozen frames
 
