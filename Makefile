@@ -75,7 +75,7 @@ bench-peers: $(PEERS_VENV)/.installed
 
 train: $(VENV)/.test
 	$(VENV)/bin/python -m training all --config training/configs/mini_xception.toml
-	$(VENV)/bin/python -m training all --config training/configs/fer_votes.toml
+	$(VENV)/bin/python -m training all --config training/configs/votes_long.toml
 
 check-models: $(VENV)/.runtime
 	$(VENV)/bin/python ../shared/tools/check_emotion_model.py .
