@@ -106,7 +106,6 @@ class Analyzer:
         entry, path = model_entry("emotion", emotion, models_dir)
         self.emotion = EmotionModel.from_manifest(entry, path, threads)
         self.crop = CropSpec.from_manifest(entry)
-        self.emotion_name = entry["name"]
 
     def kinds(self, video: bool) -> tuple[str, ...]:
         """The detectors used for a still image or for a video's frames."""

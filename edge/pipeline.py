@@ -42,7 +42,7 @@ class PipelineSettings:
     max_face_fraction: float = 0.9
     detect_every: int = 1  # frames between full detections; 1 detects on every frame
     redetect_similarity: float = 0.9  # a kept face's crop correlating less than this with its last one
-
+    # means the face moved, turned or left: detect again before the cadence says so
 
 
 @dataclass

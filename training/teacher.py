@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from training import tracking
 from training.config import ExperimentConfig, TeacherConfig, load_config
-from training.data import EMOTIONS, load_splits
+from training.data import EMOTIONS, FaceSet, load_splits
 from training.distil import load_student, training_targets
 from training.fit import FitSettings, fit, pixels, predict_logits, val_metrics
 
@@ -87,11 +87,10 @@ def _member(args):  # module-level for multiprocessing's spawn
     return train_member(cfg, seed, config_path)
 
 
-def trained_member(cfg: ExperimentConfig, member_config: Path) -> dict:
-    """The mirror-averaged logits of a student trained by another experiment, on this experiment's faces."""
+def trained_member(member_config: Path, train: FaceSet, val: FaceSet) -> dict:
+    """The mirror-averaged logits of a student trained by another experiment, on these faces."""
     member = load_config(member_config)
     net = load_student(member)
-    train, val = load_splits(cfg.data)
     print(f"[teacher] member {member.name} ({member.student.arch} x{member.student.width})", flush=True)
     return {"train_ids": train.ids, "train_logits": predict_logits(net, pixels(train), mirror=True),
             "val_ids": val.ids, "val_logits": predict_logits(net, pixels(val), mirror=True)}
@@ -101,8 +100,9 @@ def run(cfg: ExperimentConfig, config_path: str | None = None) -> Path:
     """Train every seed (in parallel on a GPU), or take the trained members; average their logits and write
     teacher_logits.npz."""
     seeds = cfg.teacher.seeds
+    train, val = load_splits(cfg.data)
     if cfg.teacher.members:
-        members = [trained_member(cfg, m) for m in cfg.teacher.members]
+        members = [trained_member(m, train, val) for m in cfg.teacher.members]
     else:
         tracking.init_store(cfg)  # create the store once, before parallel writers
         if torch.cuda.is_available() and len(seeds) > 1:
@@ -111,7 +111,6 @@ def run(cfg: ExperimentConfig, config_path: str | None = None) -> Path:
         else:
             files = [train_member(cfg, s, config_path) for s in seeds]
         members = [np.load(f) for f in files]
-    _, val = load_splits(cfg.data)
     val_logits = np.mean([m["val_logits"] for m in members], 0)
     accs = [val_metrics(m["val_logits"], val) for m in members]
     ens = val_metrics(val_logits, val)

@@ -255,11 +255,10 @@ def bench(args) -> int:
                                 "total": r["total"], "detector_duty": r["detector_duty"]})
         floats = float_models(first)
         if floats is not None:
-            for config, how in ((every_frame(floats), "every frame"),
-                                (every_frame(with_models(floats, ["mini_xception_float"])), "every frame")):
-                r = run_pipeline(config, args.source, frames or 100, args.seconds)
-                comparisons.append({"name": f"float models, {how} ({' + '.join(r['models'])})", "total": r["total"],
-                                    "detector_duty": r["detector_duty"]})
+            for config in (floats, with_models(floats, ["mini_xception_float"])):
+                r = run_pipeline(every_frame(config), args.source, frames or 100, args.seconds)
+                comparisons.append({"name": f"float models, every frame ({' + '.join(r['models'])})",
+                                    "total": r["total"], "detector_duty": r["detector_duty"]})
         peers = [run_peer(first, frame_supplier(args.source), min(frames or 50, 50))
                  for run_peer in (run_haar_peer, run_mediapipe_peer)]
         if peers[1] is None:

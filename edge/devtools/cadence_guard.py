@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.config import EdgeConfig, load_config
+from edge.devtools.bench import every_frame
 from edge.devtools.monitor_bench import read_clip
 from edge.faces import corners, iou
 from edge.pipeline import FrameResult, Pipeline
@@ -47,7 +48,7 @@ def matched(a: FrameResult, b: FrameResult) -> list[tuple]:
     return out
 
 
-def compare(every: list[FrameResult], cadence: list[FrameResult], fps: float, detect_every: int) -> dict:
+def compare(every: list[FrameResult], cadence: list[FrameResult], detect_every: int) -> dict:
     ious, seconds, phantom_run, longest_phantom = [], defaultdict(lambda: (Counter(), Counter())), 0, 0
     for e, c in zip(every, cadence):
         pairs = matched(e, c)
@@ -80,16 +81,12 @@ def entry_ms(config: EdgeConfig, frames: list[np.ndarray], fps: float) -> float 
     return (found[1] - found[0]) / fps * 1000
 
 
-def every_frame(config: EdgeConfig) -> EdgeConfig:
-    return config.model_copy(update={"pipeline": config.pipeline.model_copy(update={"detect_every": 1})})
-
-
 def guard(config: EdgeConfig, video: Path) -> dict:
     frames, fps = read_clip(video, None)
     every = run(Pipeline.from_config(every_frame(config)), frames, fps)
     cadence = run(Pipeline.from_config(config), frames, fps)
     figures = {"video": str(video), "fps": fps, "detect_every": config.pipeline.detect_every,
-               **compare(every, cadence, fps, config.pipeline.detect_every), "entry_ms": entry_ms(config, frames, fps)}
+               **compare(every, cadence, config.pipeline.detect_every), "entry_ms": entry_ms(config, frames, fps)}
     figures["missed"] = [k for k, target in TARGETS.items() if figures[k] is not None and
                          (figures[k] > target if k == "entry_ms" else figures[k] < target)]
     if figures["longest_unmatched_frames"] > figures["drift_limit_frames"]:

@@ -16,6 +16,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -94,6 +95,13 @@ def worst(states) -> str:
 
 def _round(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else round(float(value), 4)
+
+
+class Baseline(NamedTuple):
+    """The booth's own first faces, read as the training reference's prediction figures are."""
+    labels: tuple[str, ...]
+    class_counts: np.ndarray
+    confidence_mean: float
 
 
 class Monitor:
@@ -234,14 +242,13 @@ class Monitor:
         """The window's predictions against the reference: the booth's own baseline once it is complete
         (until then nothing is judged), or the training faces'."""
         s = self.settings
+        ref: Reference | Baseline | None
         if s.drift_reference == "training":
-            ref = self.reference and (self.reference.labels, self.reference.class_counts,
-                                      self.reference.confidence_mean)
-            progress = {"compared_with": "training"}
+            ref, progress = self.reference, {"compared_with": "training"}
         else:
             faces = 0 if baseline is None else round(float(baseline[:-1].sum()))
             complete = faces >= s.baseline_faces
-            ref = (tuple(self._labels), baseline[:-1], baseline[-1] / faces) if complete else None
+            ref = Baseline(tuple(self._labels), baseline[:-1], baseline[-1] / faces) if complete else None
             progress = {"compared_with": "baseline", "baseline_faces": faces, "baseline_needs": s.baseline_faces}
         n = 0 if totals is None else round(float(totals[:-1].sum()))
         judged = ref is not None and n >= s.drift_min_faces
@@ -249,13 +256,14 @@ class Monitor:
         mean = totals[-1] / n if n else None
         return {
             "prediction_psi": {
-                "value": psi(counts, ref[1]) if judged else None, "samples": n,
-                "kl": _round(kl(counts, ref[1])) if judged else None,
+                "value": psi(counts, ref.class_counts) if judged else None, "samples": n,
+                "kl": _round(kl(counts, ref.class_counts)) if judged else None,
                 "shares": dict(zip(self._labels, np.round(counts / n, 4).tolist())) if n else None,
-                "reference_shares": dict(zip(ref[0], np.round(shares(ref[1], 0), 4).tolist())) if ref else None,
-                **progress},
-            "confidence_drop": {"value": ref[2] - mean if judged else None, "samples": n,
-                                "mean": _round(mean), "reference_mean": _round(ref and ref[2]), **progress},
+                "reference_shares": dict(zip(ref.labels, np.round(shares(ref.class_counts, 0), 4).tolist()))
+                if ref else None, **progress},
+            "confidence_drop": {"value": ref.confidence_mean - mean if judged else None, "samples": n,
+                                "mean": _round(mean), "reference_mean": _round(ref and ref.confidence_mean),
+                                **progress},
         }
 
     def _publish(self, figures: dict[str, dict]) -> None:
