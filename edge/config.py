@@ -5,18 +5,18 @@ runs with no file at all; `edge/default_config.toml` spells the same defaults ou
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from edge.monitoring.settings import MonitoringSettings
 from edge.sessions.settings import SessionSettings
 from edge.strict import Strict
+from edge.web.settings import WebConfig, is_loopback
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,85 +62,6 @@ class PipelineConfig(Strict):
     redetect_similarity: float = Field(0.9, ge=0, le=1, description="detect at once, before the next full "
                                        "detection, when a kept face's crop correlates less than this with its "
                                        "crop at the last detection (it moved, turned or left)")
-
-
-HOST_NAME = r"^([A-Za-z0-9._-]+|[0-9A-Fa-f:]+)$"  # a DNS name, IPv4 or IPv6 address: no port, no scheme
-TOKEN_CREDENTIAL = "web-token"  # the credential systemd/fer-edge.service loads from /etc/fer-edge/web-token
-
-
-def credential_token() -> str | None:
-    """The token systemd passed the service as its web-token credential; None without one, or with an empty one
-    (the file install.sh creates, since LoadCredential= fails the start when its file is missing)."""
-    directory = os.environ.get("CREDENTIALS_DIRECTORY")
-    if not directory:
-        return None
-    path = Path(directory) / TOKEN_CREDENTIAL
-    try:
-        return path.read_text(encoding="utf-8").strip() or None
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"systemd credential {TOKEN_CREDENTIAL}: cannot read {path} "
-                          f"({getattr(e, 'strerror', None) or e}); write the token as text into "
-                          "/etc/fer-edge/web-token and restart the service") from e
-
-
-MIN_TOKEN_LENGTH = 16
-MAKE_TOKEN = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
-
-
-def weak_token(token: str, where: str) -> str | None:
-    """Why this token is too weak to guard a device on the network, or None. A token beyond loopback is all
-    that keeps the LAN from live expressions and session summaries: a short or repetitive one is guessed."""
-    if len(token) < MIN_TOKEN_LENGTH:
-        problem = f"is {len(token)} characters long; at least {MIN_TOKEN_LENGTH} are needed"
-    elif any(c.isspace() for c in token):
-        problem = "contains white space"
-    elif len(set(token)) < 8:
-        problem = f"uses only {len(set(token))} different characters"
-    else:
-        return None
-    return (f"{where} {problem} for binding beyond loopback (a guessable token exposes the booth to the LAN); "
-            f"make a good one with {MAKE_TOKEN}")
-
-
-class WebConfig(Strict):
-    host: str = Field("127.0.0.1", min_length=1, description="address to bind; anything but loopback "
-                      "needs a token")
-    port: int = Field(8080, ge=1, le=65535, description="TCP port of the dashboard and API")
-    token: SecretStr | None = Field(None, min_length=1, description="bearer token required by the API; "
-                                    "mandatory when binding beyond loopback")
-    token_file: Path | None = Field(None, description="file holding the token (first line), readable by the "
-                                    "service's user; instead of `token`. The installed service needs neither: it "
-                                    "gets /etc/fer-edge/web-token as a systemd credential")
-    allowed_hosts: list[Annotated[str, StringConstraints(pattern=HOST_NAME)]] = Field(
-        default_factory=list, description="host names (no port) clients may use besides loopback names and "
-        "the bound address, e.g. the booth's mDNS name; anything else is refused (DNS rebinding)")
-    preview: bool = Field(False, description="serve camera frames on the dashboard; off by default so no "
-                          "image of a face ever leaves the process")
-    threads: int = Field(4, ge=1, description="web server threads for requests; event streams get their own")
-    max_streams: int = Field(64, ge=1, le=1000, description="open /api/stream clients at most (a sleeping "
-                             "thread each); one more is answered 503 with the reason")
-    stream_hz: float = Field(10.0, gt=0, le=60, description="events a second per stream at most (the live meter "
-                             "needs no more; fewer keep many viewers cheap)")
-    idle_timeout_s: int = Field(10, ge=1, le=600, description="a connection that sends nothing for this "
-                                  "long is closed (idle sockets must not use up the connection limit)")
-
-    @model_validator(mode="after")
-    def _token_beyond_loopback(self) -> WebConfig:
-        # Anyone on the LAN could otherwise watch live expressions: refuse rather than warn.
-        if self.token is None and self.token_file is None and not is_loopback(self.host) and \
-                credential_token() is None:
-            raise ValueError(f"host {self.host!r} is not a loopback address: binding to another address "
-                             "requires a token: set FER_EDGE_TOKEN, web.token, or web.token_file, or (installed "
-                             f"service) write it into /etc/fer-edge/web-token; make one with {MAKE_TOKEN}")
-        if self.token is not None and self.token_file is not None:
-            raise ValueError("set web.token or web.token_file, not both")
-        if self.token is not None and not is_loopback(self.host):
-            problem = weak_token(self.token.get_secret_value(), "the token (web.token or FER_EDGE_TOKEN)")
-            if problem:
-                raise ValueError(problem)
-        return self
 
 
 TOPIC_PART = r"[A-Za-z0-9_.-]+"  # MQTT wildcards (+ #) and empty levels are not allowed in a published topic
@@ -265,15 +186,6 @@ ENV_OVERRIDES = {
     "FER_EDGE_DEVICE_ID": ("telemetry", "device_id"),
     "FER_EDGE_MQTT_PASSWORD": ("telemetry", "password"),
 }
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name other than localhost may resolve anywhere
-        return False
 
 
 def load_config(path: Path | None, env: Mapping[str, str] = os.environ) -> EdgeConfig:

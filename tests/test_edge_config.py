@@ -236,13 +236,11 @@ def test_a_weak_token_is_refused_beyond_loopback_with_the_command_for_a_good_one
     assert load_config(None, {"FER_EDGE_TOKEN": token}).web.token.get_secret_value() == token  # loopback: any
 
 
-def test_a_weak_token_file_or_credential_is_refused_where_it_is_read(tmp_path, monkeypatch):
-    from edge.web.security import read_token
+def test_a_weak_token_file_or_credential_is_refused_when_the_config_loads(tmp_path, monkeypatch):
     (tmp_path / "token").write_text("short\n")
-    web = load_config(None, {"FER_EDGE_HOST": "0.0.0.0", "FER_EDGE_TOKEN_FILE": str(tmp_path / "token")}).web
     with pytest.raises(ConfigError, match=r"web.token_file .* is 5 characters long"):
-        read_token(web)
+        load_config(None, {"FER_EDGE_HOST": "0.0.0.0", "FER_EDGE_TOKEN_FILE": str(tmp_path / "token")})
     (tmp_path / "web-token").write_text("aaaaaaaaaaaaaaaaaaaa")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
     with pytest.raises(ConfigError, match=r"credential web-token .* uses only 1 different characters"):
-        read_token(load_config(None, {"FER_EDGE_HOST": "0.0.0.0"}).web)
+        load_config(None, {"FER_EDGE_HOST": "0.0.0.0"})

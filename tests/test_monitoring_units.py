@@ -16,11 +16,11 @@ from edge.monitoring.monitor import Monitor, judge
 from edge.monitoring.quality import crop_quality
 from edge.monitoring.reference import ReferenceStatsError, load_reference
 from edge.monitoring.settings import MonitoringSettings
-from edge.windows import SlidingCounts, TimedRows
 from edge.pipeline import FaceResult, FrameResult
 from edge.state import LiveState
 from edge.web.app import create_app
 from edge.web.metrics import registry_for, render
+from edge.windows import SlidingCounts, TimedRows
 from tests.conftest import FIXTURES, ROOT
 
 MODELS = ROOT / "models"

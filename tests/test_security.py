@@ -16,16 +16,8 @@ from edge.config import ConfigError, load_config
 from edge.devtools.daemon import free_port
 from edge.web.app import MAX_REQUEST_BYTES
 from edge.web.openapi import openapi_document
-from edge.web.security import (
-    COOKIE,
-    COOKIE_MAX_AGE_S,
-    FAILURE_LIMIT,
-    FAILURE_WINDOW_S,
-    TRACKED_ADDRESSES,
-    AccessPolicy,
-    client_key,
-    read_token,
-)
+from edge.web.security import COOKIE, COOKIE_MAX_AGE_S, AccessPolicy
+from edge.web.throttle import FAILURE_LIMIT, FAILURE_WINDOW_S, TRACKED_ADDRESSES, client_key
 from tests.conftest import ROOT
 from tests.helpers.firmware import copy_bundle, fake_target, install
 from tests.helpers.served import TOKEN, Served, csrf
@@ -409,15 +401,16 @@ def test_openapi_document_covers_every_api_route(open_app):
 def test_token_file_is_read_and_a_bad_one_is_a_clear_config_error(tmp_path):
     token_file = tmp_path / "web-token"
     token_file.write_text(f"{TOKEN}\n")
-    web = load_config(None, {"FER_EDGE_HOST": "0.0.0.0", "FER_EDGE_TOKEN_FILE": str(token_file)}).web
-    assert read_token(web) == TOKEN and AccessPolicy.from_config(web).token == TOKEN
-    token_file.write_text("\n")
+    env = {"FER_EDGE_HOST": "0.0.0.0", "FER_EDGE_TOKEN_FILE": str(token_file)}
+    web = load_config(None, env).web
+    assert web.resolved_token == TOKEN and AccessPolicy.from_config(web).token == TOKEN
+    token_file.write_text("\n")  # resolved when the config loads: a bad file is a config error at start-up
     with pytest.raises(ConfigError, match=r"web.token_file: .*web-token is empty; write a token into it"):
-        read_token(web)
+        load_config(None, env)
     token_file.unlink()
     with pytest.raises(ConfigError, match=r"web.token_file: cannot read .*web-token \(No such file or directory\); "
                                           r"it must be readable by the service's user"):
-        read_token(web)
+        load_config(None, env)
     with pytest.raises(ConfigError, match="set web.token or web.token_file, not both"):
         load_config(None, {"FER_EDGE_TOKEN": TOKEN, "FER_EDGE_TOKEN_FILE": str(token_file)})
     config = tmp_path / "edge.toml"
@@ -433,26 +426,26 @@ def test_token_precedence_config_then_systemd_credential_then_file(tmp_path, mon
     token_file.write_text("file-token-0123456789\n")
     from_file = {"FER_EDGE_HOST": "0.0.0.0", "FER_EDGE_TOKEN_FILE": str(token_file)}
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
-    assert read_token(load_config(None, from_file).web) == "file-token-0123456789"
+    assert load_config(None, from_file).web.resolved_token == "file-token-0123456789"
 
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
-    assert read_token(load_config(None, from_file).web) == "file-token-0123456789"  # no web-token in it
+    assert load_config(None, from_file).web.resolved_token == "file-token-0123456789"  # no web-token in it
     (credentials / "web-token").write_text("credential-token-0123\n")
-    assert read_token(load_config(None, from_file).web) == "credential-token-0123"
-    assert read_token(load_config(None, {**from_file, "FER_EDGE_TOKEN_FILE": "", "FER_EDGE_TOKEN": TOKEN}).web) \
+    assert load_config(None, from_file).web.resolved_token == "credential-token-0123"
+    assert load_config(None, {**from_file, "FER_EDGE_TOKEN_FILE": "", "FER_EDGE_TOKEN": TOKEN}).web.resolved_token \
         == TOKEN
     only_credential = load_config(None, {"FER_EDGE_HOST": "0.0.0.0"}).web  # enough to bind beyond loopback
     assert AccessPolicy.from_config(only_credential).token == "credential-token-0123"
 
     (credentials / "web-token").write_text("\n")  # install.sh's empty file: no token
-    assert read_token(load_config(None, from_file).web) == "file-token-0123456789"
-    assert read_token(load_config(None, {}).web) is None
+    assert load_config(None, from_file).web.resolved_token == "file-token-0123456789"
+    assert load_config(None, {}).web.resolved_token is None
     with pytest.raises(ConfigError, match="binding to another address requires a token.*/etc/fer-edge/web-token"):
         load_config(None, {"FER_EDGE_HOST": "0.0.0.0"})
     (credentials / "web-token").write_bytes(b"\xff\xfe token")
     with pytest.raises(ConfigError, match=r"systemd credential web-token: cannot read .*web-token \(.*utf-8.*\); "
                                           r"write the token as text into /etc/fer-edge/web-token"):
-        read_token(load_config(None, from_file).web)
+        load_config(None, from_file)
 
 
 def test_the_unit_loads_the_token_credential_from_a_root_only_file_install_sh_creates(tmp_path):

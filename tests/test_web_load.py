@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from edge.config import WebConfig
 from edge.devtools.loadtest import StreamClient, load, timed_get
 from edge.pipeline import FrameResult
 from edge.state import LiveState
 from edge.web.app import create_app
 from edge.web.server import WebServer
+from edge.web.settings import WebConfig
 
 pytestmark = pytest.mark.slow  # 150 sockets under load: make test runs it, make test-fast does not
 

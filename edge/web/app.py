@@ -11,13 +11,13 @@ from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from edge.config import WebConfig
-from edge.sessions.settings import SessionSettings
 from edge.monitoring.api import monitoring_blueprint
+from edge.sessions.settings import SessionSettings
 from edge.state import LiveState
 from edge.web.metrics import registry_for, render
 from edge.web.openapi import openapi_document
 from edge.web.security import AccessPolicy
+from edge.web.settings import WebConfig
 from edge.web.streams import EventStreams, StreamsFull
 
 MAX_REQUEST_BYTES = 64 * 1024

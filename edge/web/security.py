@@ -12,7 +12,7 @@ Two modes, chosen by whether a token is configured (edge.config refuses a non-lo
   cookie also needs the CSRF value; one authenticated by the bearer header does not (a browser never
   adds that header by itself). After FAILURE_LIMIT wrong tokens within FAILURE_WINDOW_S, a client (an IPv4
   address or an IPv6 /64, see client_key) gets 429 for its logins and bearer requests, unchecked, for as
-  long again (FailureThrottle).
+  long again (edge/web/throttle.py).
 
 Every state change from a browser must come from this origin (Origin / Sec-Fetch-Site headers).
 """
@@ -20,20 +20,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import math
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from flask import Flask, Request, Response, jsonify, redirect, render_template, request
 
-from edge.config import MAKE_TOKEN, ConfigError, WebConfig, credential_token, is_loopback, weak_token
+from edge.web.settings import WebConfig, is_loopback
+from edge.web.throttle import FAILURE_LIMIT, FailureThrottle, client_key
 
 log = logging.getLogger("edge.web")
 
@@ -45,9 +42,6 @@ COOKIE = "fer_edge_auth"
 COOKIE_MAX_AGE_S = 30 * 86400
 CSRF_HEADER = "X-CSRF-Token"
 SHORT_TOKEN = 16  # below this many characters a token could be guessed; said at start, not refused
-FAILURE_LIMIT = 10  # wrong tokens from one client (client_key) within FAILURE_WINDOW_S lock it out for as long again
-FAILURE_WINDOW_S = 60.0
-TRACKED_ADDRESSES = 1024  # beyond this many clients (client_key) with failures, the least recent is forgotten
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                            "form-action 'self'; frame-ancestors 'none'")
@@ -63,88 +57,12 @@ HEADERS = {
 }
 
 
-def read_token(web: WebConfig) -> str | None:
-    """The configured token: web.token (or FER_EDGE_TOKEN), else the systemd credential web-token (the installed
-    service's /etc/fer-edge/web-token) unless empty, else the first line of web.token_file. Beyond loopback a
-    weak token is refused (web.token is checked with the config; the other two here, where they are read)."""
-    if web.token is not None:
-        return web.token.get_secret_value()
-    credential = credential_token()
-    if credential is not None:
-        return _strong_enough(web, credential, "the systemd credential web-token (/etc/fer-edge/web-token)")
-    if web.token_file is None:
-        return None
-    try:
-        token = Path(web.token_file).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"web.token_file: cannot read {web.token_file} ({getattr(e, 'strerror', None) or e}); "
-                          "it must be readable by the service's user (e.g. root:fer-edge, mode 0640)") from e
-    if not token:
-        raise ConfigError(f"web.token_file: {web.token_file} is empty; write a token into it, e.g. {MAKE_TOKEN}")
-    return _strong_enough(web, token, f"the token in web.token_file ({web.token_file})")
-
-
-def _strong_enough(web: WebConfig, token: str, where: str) -> str:
-    problem = None if is_loopback(web.host) else weak_token(token, where)
-    if problem:
-        raise ConfigError(problem)
-    return token
-
-
 def host_name(host_header: str) -> str | None:
     """'Booth.local:8080' -> 'booth.local', '[::1]:8080' -> '::1'; None when it is not a host at all."""
     try:
         return urlsplit("//" + host_header).hostname
     except ValueError:  # e.g. an unbalanced '[' in the header
         return None
-
-
-class FailureThrottle:
-    """Wrong tokens per client (client_key: an address, or an IPv6 /64). The FAILURE_LIMIT-th within
-    FAILURE_WINDOW_S locks the client out for as long again: its tokens are then not even compared, so
-    guessing goes no faster than that per client."""
-
-    def __init__(self, clock: Callable[[], float], limit: int = FAILURE_LIMIT):
-        self.clock, self.limit = clock, limit
-        # address -> (start of its counting window, or of its lock-out; failures); least recent failure first
-        self._failures: OrderedDict[str, tuple[float, int]] = OrderedDict()
-        self._lock = threading.Lock()  # waitress serves requests from several threads
-
-    def __len__(self) -> int:
-        return len(self._failures)
-
-    def wait_s(self, address: str) -> float:
-        """Seconds `address` must wait before a token it sends is checked again; 0 when it need not."""
-        with self._lock:
-            now = self.clock()
-            since, count = self._current(address, now)
-            return since + FAILURE_WINDOW_S - now if count >= self.limit else 0.0
-
-    def failed(self, address: str) -> None:
-        """Count a wrong token from `address`. A right one resets nothing: behind one NAT address, a user's
-        login would otherwise wipe a guesser's count."""
-        with self._lock:
-            now = self.clock()
-            since, count = self._current(address, now)
-            count += 1
-            if count >= self.limit:
-                since = now  # locked out for a whole window from here
-            if count == self.limit:  # not again for a request that raced it past the limit
-                log.warning("%d wrong web tokens from %s within %g s: its logins and bearer requests get 429 "
-                            "for %g s", count, address, FAILURE_WINDOW_S, FAILURE_WINDOW_S)
-            self._failures[address] = (since, count)
-            self._failures.move_to_end(address)
-            while len(self._failures) > TRACKED_ADDRESSES:
-                self._failures.popitem(last=False)
-
-    def _current(self, address: str, now: float) -> tuple[float, int]:
-        since, count = self._failures.get(address, (now, 0))
-        # Over, or the clock was stepped back before it began (a Pi without a real-time clock syncing):
-        # forget it rather than lock someone out for as long as the step.
-        if not 0 <= now - since < FAILURE_WINDOW_S:
-            self._failures.pop(address, None)
-            return now, 0
-        return since, count
 
 
 class AccessPolicy:
@@ -165,7 +83,7 @@ class AccessPolicy:
 
     @classmethod
     def from_config(cls, web: WebConfig) -> AccessPolicy:
-        token = read_token(web)
+        token = web.resolved_token
         if token is not None and len(token) < SHORT_TOKEN:
             log.warning("web token is only %d characters: use %d or more random ones", len(token), SHORT_TOKEN)
         return cls(token, web.host, web.allowed_hosts)
@@ -290,22 +208,6 @@ def _bearer(req: Request) -> str | None:
     """The token of an `Authorization: Bearer` header; None when there is no such header."""
     scheme, _, value = req.headers.get("Authorization", "").partition(" ")
     return value.strip() if scheme.lower() == "bearer" else None
-
-
-def client_key(address: str) -> str:
-    """The client a wrong token counts against: an IPv4 address, or the /64 network of an IPv6 one. An IPv6
-    host is usually given a whole /64 and may take a fresh address from it for every guess. An IPv4-mapped
-    address (how a dual-stack socket reports an IPv4 client) is its IPv4 address. Loopback and link-local
-    addresses stay whole: every host on a segment shares fe80::/64, so one guesser would lock out the rest."""
-    try:
-        ip = ipaddress.ip_address(address.partition("%")[0])  # without a link-local address's zone
-    except ValueError:
-        return address  # not an address (a test client's "unknown"): counted as given
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.version == 4 or ip.is_loopback or ip.is_link_local:
-        return str(ip)
-    return str(ipaddress.ip_network((ip, 64), strict=False))
 
 
 def _address(req: Request) -> str:
