@@ -25,7 +25,7 @@ from edge.detector import FaceDetector, check_frame
 from edge.emotion import EmotionModel
 from edge.faces import Face
 from edge.manifest import model_entry
-from edge.tracker import Tracker, primary_index, smoothed
+from edge.tracker import Tracker, primary_index
 
 STAGES = ("preprocess", "detect", "crop", "classify", "track")
 
@@ -90,7 +90,7 @@ class Pipeline:
                  settings: PipelineSettings = PipelineSettings(), models: list[dict] | None = None):
         self.detector, self.emotion, self.crop, self.settings = detector, emotion, crop, settings
         self.models = models or []  # what runs, for status pages: name, task, version, precision, sha256
-        self.tracker = Tracker(settings.track_iou, settings.track_max_missed)
+        self.tracker = Tracker(settings.track_iou, settings.track_max_missed, settings.smoothing_window_s)
         self._kept: list[Face] | None = None  # the faces of the last detection; None before the first
         self._references: list[np.ndarray] = []  # their crops at that detection
         self._since_detection = 0
@@ -152,7 +152,7 @@ class Pipeline:
         tracks = self.tracker.update([f.box for f in faces])
         results = []
         for face, crop, track, p in zip(faces, crops, tracks, probabilities):
-            mean = smoothed(track, p, timestamp, self.settings.smoothing_window_s)
+            mean = track.expression.add(timestamp, p)
             top = int(mean.argmax())
             label = self.emotion.labels[top] if mean[top] >= self.settings.uncertain_below else "uncertain"
             results.append(FaceResult(track.id, face.box, face.score, label, float(mean[top]),

@@ -5,12 +5,12 @@ so the Hungarian assignment or motion models of multi-object trackers would buy 
 """
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from edge.faces import corners, iou
+from edge.windows import RunningMean
 
 
 def iou_xywh(a, b) -> float:
@@ -22,14 +22,13 @@ def iou_xywh(a, b) -> float:
 class Track:
     id: int
     box: tuple[float, float, float, float]
+    expression: RunningMean  # the face's probabilities over the smoothing window
     missed: int = 0
-    history: deque = field(default_factory=deque)  # (timestamp, probabilities)
-    total: np.ndarray | None = None  # float64 sum of the probabilities in history: O(1) running mean a frame
 
 
 class Tracker:
-    def __init__(self, min_iou: float = 0.3, max_missed: int = 15):
-        self.min_iou, self.max_missed = min_iou, max_missed
+    def __init__(self, min_iou: float = 0.3, max_missed: int = 15, smoothing_s: float = 1.0):
+        self.min_iou, self.max_missed, self.smoothing_s = min_iou, max_missed, smoothing_s
         self.tracks: list[Track] = []
         self._next_id = 1
 
@@ -46,7 +45,7 @@ class Tracker:
                 free.remove(track)
         for i, box in enumerate(boxes):
             if assigned[i] is None:
-                assigned[i] = Track(self._next_id, box)
+                assigned[i] = Track(self._next_id, box, RunningMean(self.smoothing_s))
                 self._next_id += 1
                 self.tracks.append(assigned[i])
             assigned[i].box, assigned[i].missed = box, 0
@@ -54,18 +53,6 @@ class Tracker:
             track.missed += 1
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
         return assigned
-
-
-def smoothed(track: Track, probabilities: np.ndarray, now: float, window_s: float) -> np.ndarray:
-    """Add this frame's probabilities to the track and return their mean over the last window_s seconds."""
-    # a clock that went backwards (a restarted source) drops the whole history rather than keeping it forever
-    while track.history and not now - window_s <= track.history[0][0] <= now:
-        track.total -= track.history.popleft()[1]
-    if not track.history:  # restart from exact zero: no rounding carried over from earlier windows
-        track.total = np.zeros(len(probabilities))
-    track.history.append((now, probabilities))
-    track.total += probabilities
-    return track.total / len(track.history)
 
 
 def primary_index(boxes: list, width: int, height: int) -> int | None:

@@ -1,9 +1,11 @@
 """Time-based sliding windows, cheap enough to update on every frame: the one notion of "the last N
-seconds" that the monitor, telemetry and the live frame rate use, each window named with its length.
+seconds" that the monitor, telemetry, the live frame rate and the tracker's smoothing use, each window
+named with its length.
 
 `TimedRows` keeps every row of the last N seconds (for medians and percentiles of a short window);
 `SlidingCounts` keeps running sums in one-second buckets, so an hour-long window costs memory in
-proportion to its length, not to the frame rate.
+proportion to its length, not to the frame rate; `RunningMean` is the mean vector of the last N seconds
+in O(1) a sample (a tracked face's smoothed expression).
 """
 from __future__ import annotations
 
@@ -61,3 +63,26 @@ class SlidingCounts:
             self.total -= self._buckets.popleft()[1]
         if not self._buckets:
             self.total[:] = 0  # no rounding residue of the running sums outlives the window
+
+
+class RunningMean:
+    """The mean of the vectors added in the last `seconds`, kept as a running sum: O(1) a sample."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.samples: deque[tuple[float, np.ndarray]] = deque()
+        self._total: np.ndarray | None = None  # float64, so long windows do not drift
+
+    def add(self, now: float, vector: np.ndarray) -> np.ndarray:
+        """Add `vector` at `now`; the mean over the window that ends at `now`."""
+        # a clock that went backwards (a restarted source) drops the whole window rather than keeping it forever
+        while self.samples and not now - self.seconds <= self.samples[0][0] <= now:
+            self._total -= self.samples.popleft()[1]
+        if not self.samples:  # restart from exact zero: no rounding carried over from earlier windows
+            self._total = np.zeros(len(vector))
+        self.samples.append((now, vector))
+        self._total += vector
+        return self._total / len(self.samples)
+
+    def __len__(self) -> int:
+        return len(self.samples)

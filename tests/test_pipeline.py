@@ -10,7 +10,7 @@ from edge.config import EdgeConfig
 from edge.crop import face_crop
 from edge.faces import iou
 from edge.pipeline import STAGES, Pipeline
-from edge.tracker import Tracker, iou_xywh, primary_index, smoothed
+from edge.tracker import Tracker, iou_xywh, primary_index
 from tests.conftest import ROOT
 
 
@@ -44,18 +44,18 @@ def test_iou_agrees_with_an_array_computation_and_the_trackers_with_it_on_corner
 
 
 def test_smoothing_averages_over_the_window_only():
-    track = Tracker().update([(0, 0, 10, 10)])[0]
-    smoothed(track, np.array([1.0, 0.0]), 0.0, 1.0)
-    assert np.allclose(smoothed(track, np.array([0.0, 1.0]), 0.5, 1.0), [0.5, 0.5])
-    assert np.allclose(smoothed(track, np.array([0.0, 1.0]), 2.0, 1.0), [0.0, 1.0])  # old ones fell out
+    mean = Tracker(smoothing_s=1.0).update([(0, 0, 10, 10)])[0].expression
+    mean.add(0.0, np.array([1.0, 0.0]))
+    assert np.allclose(mean.add(0.5, np.array([0.0, 1.0])), [0.5, 0.5])
+    assert np.allclose(mean.add(2.0, np.array([0.0, 1.0])), [0.0, 1.0])  # old ones fell out
 
 
 def test_smoothing_restarts_when_the_clock_goes_backwards():
-    track = Tracker().update([(0, 0, 10, 10)])[0]
+    mean = Tracker(smoothing_s=1.0).update([(0, 0, 10, 10)])[0].expression
     for t in range(10):
-        smoothed(track, np.array([1.0, 0.0]), 100.0 + t / 10, 1.0)
-    assert np.allclose(smoothed(track, np.array([0.0, 1.0]), 0.0, 1.0), [0.0, 1.0])  # a restarted source
-    assert len(track.history) == 1
+        mean.add(100.0 + t / 10, np.array([1.0, 0.0]))
+    assert np.allclose(mean.add(0.0, np.array([0.0, 1.0])), [0.0, 1.0])  # a restarted source
+    assert len(mean) == 1
 
 
 def test_primary_face_prefers_large_and_central():
