@@ -43,3 +43,13 @@ def test_width_scales_parameters_and_multiply_adds():
     small, big = build("student", 1.0), build("student", 2.0)
     assert sum(p.numel() for p in small.parameters()) == 227_271
     assert 3.5 < multiply_adds(big) / multiply_adds(small) < 4.1
+
+
+@pytest.mark.parametrize("arch", ["student", "mini_xception"])
+def test_the_tflite_graph_count_of_multiply_adds_matches_the_networks_own(arch):
+    # two independent counts: the PyTorch modules' (training's reports) and the shipped file's graph (the
+    # device estimates in edge/devtools/estimate.py)
+    from edge.devtools.estimate import multiply_adds as from_tflite
+    from tests.conftest import ROOT
+    file = {"student": "fer_student_int8", "mini_xception": "mini_xception_int8"}[arch]
+    assert from_tflite(ROOT / f"models/emotion/{file}.tflite") == multiply_adds(build(arch, 1.0))

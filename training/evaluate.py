@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.devtools.estimate import PI4_MULTIPLY_ADDS_PER_S  # the Pi 4 rate on paper, and where it comes from
 from edge.emotion import EmotionModel
 from edge.tflite import runtime_name
 from training import ferplus, tracking
@@ -28,11 +29,6 @@ from training.metrics import (
     plot_vote_calibration,
 )
 from training.quantize import tflite_paths
-
-# A Raspberry Pi 4's int8 rate on paper: MobileNet v1 1.0/224 (569M multiply-adds) runs in about 87 ms
-# on its CPU with TensorFlow Lite (published benchmarks, e.g. TildAlice 2026), i.e. ~6.5 G multiply-adds/s.
-# Small 48x48 nets use the cores less well, so this is an optimistic estimate until a Pi is measured.
-PI4_MULTIPLY_ADDS_PER_S = 569e6 / 0.087
 
 
 def report_dir(cfg: ExperimentConfig) -> Path:
@@ -163,7 +159,7 @@ def markdown(report: dict, baselines: list[dict]) -> str:
                   f"majority): a model trained on the crowd's votes gives up label accuracy to gain consensus."]
     lines += ["", f"Runtime: {report['runtime']}, one thread. Data: {report['val_file']} "
               f"({report['int8']['n']} faces, {report['val_train_duplicates']} of them also in the training file). "
-              "Pi 4 estimate: multiply-adds / 6.5 G per s (training/evaluate.py says where the rate comes from)."]
+              "Pi 4 estimate: multiply-adds / 6.5 G per s (edge/devtools/estimate.py says where the rate comes from)."]
     return "\n".join(lines) + "\n"
 
 

@@ -24,13 +24,9 @@ def load_set(folder: Path, min_face: int | None) -> list[dict]:
         attrs = np.array(a.get("attrs", [[0] * 6] * len(boxes))).reshape(-1, 6)
         sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
         positive = np.ones(len(boxes), bool) if min_face is None else (sides >= min_face) & (attrs[:, 3] == 0)
-        images.append({"image": cv2.imread(str(folder / a["file"])), "boxes": boxes, "positive": positive})
+        images.append({"image": cv2.imread(str(folder / a["file"])), "boxes": boxes, "positive": positive,
+                       "attrs": attrs})
     return images
-
-
-def load_set_all(images: list[dict]) -> list[dict]:
-    """The same images with every annotated face a positive (recall by size judges the small ones too)."""
-    return [{**item, "positive": np.ones(len(item["boxes"]), bool)} for item in images]
 
 
 def average_precision(detector: FaceDetector, images: list[dict], shipped_score: float) -> dict:
@@ -71,25 +67,58 @@ def average_precision(detector: FaceDetector, images: list[dict], shipped_score:
 
 
 SIZE_BUCKETS = ((0, 48), (48, 96), (96, 192), (192, 10**6))  # the face box's longer side, px
+BOOTH_FACE = 48  # px, longer side: a face at 0.5-2 m from a booth's camera is at least this big
+# WIDER's attribute columns (illumination, occlusion, blur, pose): the conditions a booth meets
+ILLUMINATION, OCCLUSION, BLUR, POSE, INVALID = 2, 4, 0, 5, 3
+DIM = 0.3  # the synthetic dim-light condition: every pixel at 30 % of its brightness
+
+
+def sides(boxes: np.ndarray) -> np.ndarray:
+    return np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+
+
+def face_hits(detector: FaceDetector, image: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Which annotated faces a detection at the detector's own threshold finds: IoU >= 0.5, each detection
+    finding one face, best-scored first."""
+    hit = np.zeros(len(gt), bool)
+    for f in sorted(detector.detect(image), key=lambda f: -f.score):
+        overlaps = np.array([iou(corners(f.box), g) if not hit[i] else 0.0 for i, g in enumerate(gt)])
+        if len(gt) and overlaps.max() >= 0.5:
+            hit[int(overlaps.argmax())] = True
+    return hit
+
+
+def _recall(hits: np.ndarray, members: np.ndarray) -> dict:
+    n = int(members.sum())
+    return {"faces": n, "recall": float(hits[members].mean()) if n else None}
 
 
 def recall_by_size(detector: FaceDetector, images: list[dict]) -> dict[str, dict]:
-    """Recall at the detector's own threshold per face size: a face counts as found when a detection
-    overlaps it by IoU >= 0.5 (each detection finds one face). Every annotated face counts, however small."""
-    found, total = np.zeros(len(SIZE_BUCKETS), int), np.zeros(len(SIZE_BUCKETS), int)
-    for item in images:
-        gt = item["boxes"]
-        sides = np.maximum(gt[:, 2] - gt[:, 0], gt[:, 3] - gt[:, 1])
-        bucket = np.searchsorted([hi for _, hi in SIZE_BUCKETS], sides, side="right")
-        hit = np.zeros(len(gt), bool)
-        for f in sorted(detector.detect(item["image"]), key=lambda f: -f.score):
-            overlaps = np.array([iou(corners(f.box), g) if not hit[i] else 0.0 for i, g in enumerate(gt)])
-            if len(gt) and overlaps.max() >= 0.5:
-                hit[int(overlaps.argmax())] = True
-        np.add.at(total, bucket, 1)
-        np.add.at(found, bucket, hit.astype(int))
-    return {f"{lo}-{hi if hi < 10**6 else ''}".rstrip("-") + (" px" if hi < 10**6 else "+ px"):
-            {"faces": int(n), "recall": float(k / n) if n else None} for (lo, hi), k, n in zip(SIZE_BUCKETS, found, total)}
+    """Recall at the detector's own threshold per face size. Every annotated face counts, however small."""
+    hits = np.concatenate([face_hits(detector, item["image"], item["boxes"]) for item in images])
+    size = np.concatenate([sides(item["boxes"]) for item in images])
+    return {(f"{lo}-{hi} px" if hi < 10**6 else f"{lo}+ px"): _recall(hits, (size >= lo) & (size < hi))
+            for lo, hi in SIZE_BUCKETS}
+
+
+def recall_by_condition(detector: FaceDetector, images: list[dict]) -> dict[str, dict]:
+    """Recall at the detector's own threshold on the faces a booth needs (>= BOOTH_FACE px), by WIDER's own
+    condition labels, and on the same photos darkened to DIM of their brightness (the attributes say little
+    about a dim booth: WIDER's "extreme illumination" is as often glare as darkness)."""
+    hits = np.concatenate([face_hits(detector, item["image"], item["boxes"]) for item in images])
+    dim = np.concatenate([face_hits(detector, (item["image"] * DIM).astype(np.uint8), item["boxes"])
+                          for item in images])
+    attrs = np.concatenate([item["attrs"] for item in images])
+    booth = (np.concatenate([sides(item["boxes"]) for item in images]) >= BOOTH_FACE) & (attrs[:, INVALID] == 0)
+    typical = (attrs[:, ILLUMINATION] == 0) & (attrs[:, POSE] == 0) & (attrs[:, OCCLUSION] == 0) & \
+        (attrs[:, BLUR] < 2)
+    return {"all": _recall(hits, booth),
+            "typical (normal light, typical pose, no occlusion, not heavily blurred)": _recall(hits, booth & typical),
+            "extreme illumination (WIDER)": _recall(hits, booth & (attrs[:, ILLUMINATION] == 1)),
+            "atypical pose: turned or tilted head (WIDER)": _recall(hits, booth & (attrs[:, POSE] == 1)),
+            "partly or heavily occluded (WIDER)": _recall(hits, booth & (attrs[:, OCCLUSION] > 0)),
+            "heavy blur (WIDER)": _recall(hits, booth & (attrs[:, BLUR] == 2)),
+            f"dim: the same photos at {DIM:.0%} brightness": _recall(dim, booth)}
 
 
 def video_frames(videos: list[Path], every: int = 5) -> list[np.ndarray]:
@@ -155,8 +184,9 @@ def evaluate(models: dict[str, Path], shared: Path, shipped: dict[str, float]) -
         shipped_detector = FaceDetector(path, min_score=shipped[kind])
         report["models"][kind] = {"file": path.name, "size_bytes": path.stat().st_size,
                                   "latency_ms": latency_ms(FaceDetector(path)),
-                                  "recall_by_size": {name: recall_by_size(shipped_detector, load_set_all(images))
+                                  "recall_by_size": {name: recall_by_size(shipped_detector, images)
                                                      for name, images in sets.items()},
+                                  "recall_by_condition": recall_by_condition(shipped_detector, sets["wider32"]),
                                   **{name: average_precision(ap_detector, images, shipped[kind])
                                      for name, images in sets.items()}}
     report["int8_vs_float_video"] = agreement(FaceDetector(models["float"], min_score=shipped["float"]),
@@ -187,6 +217,13 @@ def markdown(report: dict) -> str:
             if fr["faces"]:
                 lines.append(f"| {name} | {size} | {fr['faces']} | {fr['recall']:.3f} | {qr['recall']:.3f} | "
                              f"{qr['recall'] - fr['recall']:+.3f} |")
+    lines += ["", f"Recall at the shipped thresholds on WIDER faces of {BOOTH_FACE} px and more, by condition:", "",
+              "| condition | faces | float | int8 | int8 - float |", "|---|---|---|---|---|"]
+    for condition, fr in f["recall_by_condition"].items():
+        qr = q["recall_by_condition"][condition]
+        if fr["faces"]:
+            lines.append(f"| {condition} | {fr['faces']} | {fr['recall']:.3f} | {qr['recall']:.3f} | "
+                         f"{qr['recall'] - fr['recall']:+.3f} |")
     lines += ["", f"int8 vs float on {a['frames']} frames of the shared videos (every 5th frame): {a['matched']} faces "
               f"matched, mean IoU {a['iou_mean']:.3f} (median {a['iou_median']:.3f}), mean score difference "
               f"{a['score_diff_mean']:.3f}, {a['missed']} float faces missed, {a['extra']} extra int8 detections."]
