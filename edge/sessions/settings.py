@@ -1,81 +1,68 @@
 """Configuration of interview-practice sessions: where the aggregates live, for how long, which advice rules run.
 
-EdgeConfig holds a `SessionSettings` as its `sessions` section; the advice rules are data so that an
-operator can reword or retune a tip without touching code, while validation keeps every tip kind,
-explainable (it must show its figure) and free of any judgement of the person.
+EdgeConfig holds a `SessionSettings` as its `sessions` section. The advice rules, their thresholds and
+texts are code (edge/sessions/advice.py, docs/advice.md); `sessions.advice` may only turn a rule off or
+retune its threshold, validated there (an unknown rule id is an error that lists the known ones).
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from edge.sessions.advice import AdviceSettings
 from edge.strict import Strict
 
 EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-# What a rule can measure: a sum of expression shares, or one of the two quality figures on its own.
-MEASURES = (*EXPRESSIONS, "uncertain", "face_present")
-# A tip describes what the camera saw; it never rates the candidate. Operators' rewordings are checked too.
-JUDGEMENT_WORDS = re.compile(r"\b(scor\w*|hir(e|ed|es|ing)|fail\w*|grad(e|ed|es|ing)|rank\w*|pass(ed)?)\b", re.I)
 
 
-class AdviceRule(Strict):
-    id: str = Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$",
-                    description="stable rule name, returned with each tip so a tip can be traced to its rule")
-    expressions: tuple[Literal[MEASURES], ...] = Field(  # type: ignore[valid-type]
-        min_length=1, description="expressions whose shares are added up (e.g. the four 'tense' ones), or "
-        "'uncertain' or 'face_present' alone")
-    threshold: float = Field(ge=0, le=1, description="share (0..1) the figure is compared with")
-    comparison: Literal["above", "below"] = Field(description="a tip is given when the figure is above "
-                                                  "(or below) the threshold")
-    scope: Literal["session", "question", "both"] = Field("both", description="evaluate over the whole "
-                                                          "session, over each question, or both")
-    text: str = Field(min_length=1, max_length=300, description="the tip; placeholders: {where} ('During "
-                      "question 2' / 'Across the session'), {percent} (the figure, e.g. '40 %')")
+# Question banks: limits shared with the session API (edge/sessions/api.py), which enforces the same on a start.
+MAX_QUESTIONS, MAX_QUESTION_CHARS = 50, 300
+MAX_BANKS, MAX_BANK_NAME = 12, 40
+MAX_PREPARE_S, MAX_ANSWER_S = 600, 3600
 
-    @field_validator("text")
+
+class QuestionBank(Strict):
+    name: str = Field(min_length=1, max_length=MAX_BANK_NAME, description="shown on the kiosk's button, e.g. "
+                      "'General'")
+    questions: tuple[str, ...] = Field(min_length=1, max_length=MAX_QUESTIONS, description="asked in this order, "
+                                       f"1 to {MAX_QUESTIONS}, each at most {MAX_QUESTION_CHARS} characters")
+
+    @field_validator("name")
     @classmethod
-    def _explainable_and_kind(cls, text: str) -> str:
-        if "{percent}" not in text:
-            raise ValueError("the text must show the figure it comes from: include {percent}")
-        try:
-            text.format(where="During question 1", percent="40 %")
-        except (KeyError, IndexError, ValueError) as e:
-            raise ValueError(f"only the placeholders {{where}} and {{percent}} may be used ({e!r})") from e
-        if JUDGEMENT_WORDS.search(text):
-            raise ValueError("advice describes expressions, it never rates the person: "
-                             f"remove {JUDGEMENT_WORDS.search(text).group(0)!r}")
-        return text
+    def _name_has_text(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("a bank's name must contain more than white space")
+        return name.strip()
 
-    @model_validator(mode="after")
-    def _quality_measures_alone(self) -> AdviceRule:
-        # Adding face_present (a share of time) to an expression share (a share of face time) means nothing.
-        quality = {"uncertain", "face_present"} & set(self.expressions)
-        if quality and len(self.expressions) > 1:
-            raise ValueError(f"{sorted(quality)[0]!r} must be the only entry of `expressions`")
-        return self
+    @field_validator("questions")
+    @classmethod
+    def _questions_have_text(cls, questions: tuple[str, ...]) -> tuple[str, ...]:
+        for i, question in enumerate(questions):
+            if not question.strip():
+                raise ValueError(f"question {i + 1} is empty (only white space)")
+            if len(question.strip()) > MAX_QUESTION_CHARS:
+                raise ValueError(f"question {i + 1} is {len(question.strip())} characters long; at most "
+                                 f"{MAX_QUESTION_CHARS} fit on the kiosk's screen")
+        return tuple(q.strip() for q in questions)
 
 
-DEFAULT_RULES: tuple[AdviceRule, ...] = (
-    AdviceRule(id="tense", expressions=("angry", "fear", "disgust", "sad"), threshold=0.3, comparison="above",
-               text="{where} most people would have read your face as tense (anger, fear, disgust or sadness) for "
-                    "{percent} of the time; "
-                    "try a slow breath before answering."),
-    AdviceRule(id="few_smiles", expressions=("happy",), threshold=0.05, comparison="below", scope="session",
-               text="{where} you smiled for {percent} of the time; a friendly smile as you open an answer "
-                    "helps you come across warmly."),
-    AdviceRule(id="out_of_view", expressions=("face_present",), threshold=0.7, comparison="below",
-               text="{where} your face was in the camera's view {percent} of the time; try to stay centred "
-                    "in front of the camera so the feedback covers your whole answer."),
-    AdviceRule(id="hard_to_read", expressions=("uncertain",), threshold=0.4, comparison="above", scope="session",
-               text="{where} the model could not read your expression {percent} of the time; more light on "
-                    "your face and looking towards the camera make the feedback more reliable."),
-    AdviceRule(id="calm_and_friendly", expressions=("happy", "neutral"), threshold=0.6, comparison="above",
-               scope="session", text="{where} most people would have read your face as calm or friendly for {percent} "
-                                     "of the time; "
-                                     "that is a good basis, keep it up."),
+DEFAULT_BANKS: tuple[QuestionBank, ...] = (
+    QuestionBank(name="General", questions=(
+        "Tell me about yourself.",
+        "Why do you want this job?",
+        "What are you good at, and what are you working on getting better at?",
+        "Where would you like to be in a few years?")),
+    QuestionBank(name="Behavioural", questions=(
+        "Tell me about a time you solved a difficult problem. What did you do?",
+        "Describe a time you disagreed with someone at work or school. How did you handle it?",
+        "Tell me about a mistake you made and what you learnt from it.",
+        "Give an example of working in a team towards a shared goal. What was your part?")),
+    QuestionBank(name="Technical", questions=(
+        "Explain a technical topic you know well to someone who is new to it.",
+        "How would you find the cause of a problem that only happens now and then?",
+        "Tell me about something you built or improved. Which decisions did you make, and why?",
+        "How do you keep your skills up to date?")),
 )
 
 
@@ -84,10 +71,36 @@ class SessionSettings(Strict):
                           "images); the systemd unit points it into its StateDirectory")
     retention_days: int = Field(30, ge=1, description="finished sessions older than this many days are "
                                 "deleted, at start-up and daily")
-    advice: tuple[AdviceRule, ...] = Field(DEFAULT_RULES, description="rules that turn a session's "
-                                           "aggregates into practical tips")
+    advice: AdviceSettings = Field((), description="changes to the built-in advice rules (docs/advice.md): each "
+                                   "entry names a `rule` and turns it off (enabled = false) or sets its `threshold`")
     operator_name: str | None = Field(None, min_length=1, max_length=200, description="who runs the booth (the "
                                       "data controller), shown on the candidates' privacy page; a start-up "
                                       "warning while unset")
     operator_contact: str | None = Field(None, min_length=1, max_length=300, description="how a candidate "
                                          "reaches the operator about their data (e-mail, address or desk)")
+    question_banks: tuple[QuestionBank, ...] = Field(DEFAULT_BANKS, max_length=MAX_BANKS, description="the sets "
+                                                     "of questions a candidate chooses from on the kiosk, in "
+                                                     "this order")
+    own_questions: bool = Field(True, description="the kiosk also offers a box to type one's own questions "
+                                "(needs a keyboard at the booth)")
+    prepare_s: int = Field(10, ge=0, le=MAX_PREPARE_S, description="seconds the kiosk shows each question "
+                           "before its answer is recorded (a countdown; nothing is recorded meanwhile); 0: none")
+    answer_s: int = Field(90, ge=0, le=MAX_ANSWER_S, description="seconds of answer per question: the kiosk "
+                          "then moves on to the next question (or the summary after the last); 0: no limit")
+
+    @field_validator("question_banks")
+    @classmethod
+    def _bank_names_unique(cls, banks: tuple[QuestionBank, ...]) -> tuple[QuestionBank, ...]:
+        seen: set[str] = set()
+        for bank in banks:
+            if bank.name.casefold() in seen:
+                raise ValueError(f"two banks are named {bank.name!r}: each needs its own name")
+            seen.add(bank.name.casefold())
+        return banks
+
+    @model_validator(mode="after")
+    def _something_to_ask(self) -> SessionSettings:
+        if not self.question_banks and not self.own_questions:
+            raise ValueError("question_banks is empty and own_questions is false: the kiosk would have no "
+                             "questions to offer")
+        return self
