@@ -116,7 +116,7 @@ class LiveState:
         self.checks[component] = check
 
     def report(self, component: str, figures: Figures) -> None:
-        """Make `figures` readable as figures(component): "camera", "loops", "monitoring"."""
+        """Make `figures` readable as figures(component): "camera", "loops", "monitoring", "history", "source"."""
         self.reports[component] = figures
 
     def figures(self, component: str) -> dict | None:
@@ -146,7 +146,8 @@ class LiveState:
         health = self.health()
         latest = {"time": round(self.latest_time, 3), **self.latest.as_dict()} if self.latest else None
         return {"version": __version__, "health": {"status": health.status, "reasons": health.reasons},
-                "uptime_s": round(time.time() - self.started, 1), "source": self.source, "fps": round(self.fps(), 2),
+                "uptime_s": round(time.time() - self.started, 1), "source": self.source,
+                "source_info": self.figures("source"), "fps": round(self.fps(), 2),
                 "counters": {"frames_in": self.frames_in, "processed": self.processed, "dropped": self.dropped,
                              "errors": self.errors},
                 "last_error": self.last_error, "latency_ms": self.latency(), "detector_duty": self.detector_duty(),

@@ -3,8 +3,9 @@ seconds" that the monitor, telemetry, the live frame rate and the tracker's smoo
 named with its length.
 
 `TimedRows` keeps every row of the last N seconds (for medians and percentiles of a short window);
-`SlidingCounts` keeps running sums in one-second buckets, so an hour-long window costs memory in
-proportion to its length, not to the frame rate; `RunningMean` is the mean vector of the last N seconds
+`SlidingCounts` keeps running sums in buckets (one second unless told otherwise), so an hour-long
+window costs memory in proportion to its length, not to the frame rate, and its buckets are a time series
+(the dashboard's history); `RunningMean` is the mean vector of the last N seconds
 in O(1) a sample (a tracked face's smoothed expression).
 """
 from __future__ import annotations
@@ -42,27 +43,33 @@ class TimedRows:
 
 
 class SlidingCounts:
-    """A vector of sums over the last `seconds`, e.g. per-class prediction counts."""
+    """A vector of sums over the last `seconds`, e.g. per-class prediction counts, kept in buckets of
+    `bucket_s` seconds (aligned to its multiples): at most seconds / bucket_s + 1 buckets, whatever the rate."""
 
-    def __init__(self, seconds: float, size: int):
-        self.seconds = seconds
+    def __init__(self, seconds: float, size: int, bucket_s: float = 1.0):
+        self.seconds, self.bucket_s = seconds, bucket_s
         self.total = np.zeros(size)
-        self._buckets: deque[tuple[int, np.ndarray]] = deque()  # (whole second, sums added in it)
+        self._buckets: deque[tuple[int, np.ndarray]] = deque()  # (bucket number, sums added in it)
 
     def add(self, now: float, index: int, amount: float = 1.0) -> None:
-        second = int(now // 1)
-        if not self._buckets or self._buckets[-1][0] != second:
-            self._buckets.append((second, np.zeros_like(self.total)))
+        bucket = int(now // self.bucket_s)
+        if not self._buckets or self._buckets[-1][0] != bucket:
+            self._buckets.append((bucket, np.zeros_like(self.total)))
             self.evict(now)
         self._buckets[-1][1][index] += amount
         self.total[index] += amount
 
     def evict(self, now: float) -> None:
-        # a bucket goes once all of its second is out of the window: the window is exact to a second
-        while self._buckets and self._buckets[0][0] + 1 <= now - self.seconds:
+        # a bucket goes once all of it is out of the window: the window is exact to a bucket
+        while self._buckets and (self._buckets[0][0] + 1) * self.bucket_s <= now - self.seconds:
             self.total -= self._buckets.popleft()[1]
         if not self._buckets:
             self.total[:] = 0  # no rounding residue of the running sums outlives the window
+
+    def buckets(self) -> list[tuple[float, np.ndarray]]:
+        """(start time, a copy of its sums) of each bucket held, oldest first: the sums as a time series (a
+        bucket nothing was added in is absent). evict(now) first gives exactly the window up to now."""
+        return [(bucket * self.bucket_s, sums.copy()) for bucket, sums in self._buckets]
 
 
 class RunningMean:

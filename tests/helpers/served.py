@@ -7,6 +7,7 @@ import json
 
 from edge.config import EdgeConfig, WebConfig
 from edge.devtools.daemon import free_port
+from edge.history.intervals import History
 from edge.monitoring.monitor import Monitor
 from edge.sessions.advice import AdviceRules
 from edge.sessions.api import sessions_blueprint
@@ -29,6 +30,7 @@ class Served:
         state = LiveState()
         defaults = EdgeConfig()
         state.report("monitoring", Monitor(defaults.monitoring, defaults.models, state).snapshot)  # as the daemon composes it
+        state.report("history", History(defaults.history).snapshot)
         self.app = create_app(state, WebConfig(preview=preview),
                               sessions_blueprint(self.store, self.recorder, AdviceRules()), access=access)
         self.access = access
