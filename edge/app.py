@@ -7,12 +7,14 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import cv2
 
 from edge.allocator import tune_allocator
 from edge.bundles.watch import ModelWatcher
 from edge.config import EdgeConfig
+from edge.history.intervals import History
 from edge.liveness import CrashBudget, Heartbeat, StageFailing, Watchdog
 from edge.monitoring.monitor import Monitor
 from edge.pipeline import Pipeline
@@ -21,7 +23,8 @@ from edge.sessions.advice import AdviceRules
 from edge.sessions.api import NotReady, sessions_blueprint
 from edge.sessions.recorder import SessionRecorder
 from edge.sessions.store import SessionStore
-from edge.sources import CameraWatchdog, SourceError, make_source
+from edge.sources import (CameraWatchdog, FaultInjectingSource, FrameSource, GStreamerSource, ImageFolderSource,
+                          SourceError, VideoFileSource, make_source)
 from edge.state import LiveState
 from edge.telemetry.mqtt import MqttPublisher
 from edge.tflite import ModelLoadError
@@ -32,8 +35,9 @@ log = logging.getLogger("edge")
 PREVIEW_EVERY = 10  # frames between preview images: a few per second is enough for an operator
 
 
-def open_camera(config: EdgeConfig, beat: Heartbeat) -> CameraWatchdog:
-    """The configured source under the camera watchdog; the fallback source if the camera cannot open at start."""
+def open_camera(config: EdgeConfig, beat: Heartbeat) -> tuple[CameraWatchdog, str | None]:
+    """The configured source under the camera watchdog, or the fallback source if the camera cannot open at
+    start; with why the fallback runs (None when the configured source does)."""
     s, w = config.source, config.watchdog
     options = {"loop": s.loop, "realtime": s.realtime, "width": s.width, "height": s.height, "fps": s.fps}
 
@@ -41,12 +45,27 @@ def open_camera(config: EdgeConfig, beat: Heartbeat) -> CameraWatchdog:
         return CameraWatchdog(lambda: make_source(spec, **options), stall_s=w.stall_s, backoff_s=w.reconnect_min_s,
                               backoff_max_s=w.reconnect_max_s, beat=beat.beat).start()
     try:
-        return watched(s.spec)
+        return watched(s.spec), None
     except SourceError as e:
         if not s.fallback_spec:
             raise
         log.warning("source %s unavailable (%s); using fallback %s", s.spec, e, s.fallback_spec)
-        return watched(s.fallback_spec)
+        return watched(s.fallback_spec), f"{s.spec} could not be opened ({e})"
+
+
+DEMO_CLIP = Path(__file__).resolve().parents[1] / "media" / "demo.mp4"
+
+
+def source_info(source: FrameSource, fallback: str | None) -> dict:
+    """What the dashboard says about the source: a live camera, or a recorded file or folder (a demo: the
+    expressions shown are the recording's), whether it is the bundled demo clip, and why a fallback runs."""
+    while isinstance(source, FaultInjectingSource):  # a drill: what matters is the source under it
+        source = source.inner
+    kinds = {VideoFileSource: "video file", ImageFolderSource: "image folder", GStreamerSource: "pipeline"}
+    kind = next((name for cls, name in kinds.items() if isinstance(source, cls)), "camera")
+    path = getattr(source, "path", None)
+    return {"kind": kind, "demo": kind in ("video file", "image folder"),
+            "bundled_demo": path is not None and Path(path).resolve() == DEMO_CLIP, "fallback": fallback}
 
 
 class CameraGone(Exception):
@@ -97,6 +116,8 @@ class Daemon:
             state = LiveState()
             monitor = Monitor(self.config.monitoring, self.config.models, state)
             state.report("monitoring", monitor.snapshot)
+            self.history = History(self.config.history)  # the dashboard's charts: the last hour at most, in memory
+            state.report("history", self.history.snapshot)
             s = self.config.sessions
             if s.operator_name is None or s.operator_contact is None:
                 log.warning("sessions.operator_name and sessions.operator_contact are unset: the candidates' "
@@ -133,13 +154,15 @@ class Daemon:
             deadline = self.config.watchdog.stage_deadline_s
             try:
                 pipeline = models.load()
-                camera = open_camera(self.config, watchdog.heartbeat("camera watchdog", deadline))
+                camera, fallback = open_camera(self.config, watchdog.heartbeat("camera watchdog", deadline))
             except (ModelLoadError, SourceError) as e:
                 return self.serve_failure(state, e)
             running.callback(camera.stop)
             state.watch("camera", lambda: camera_health(camera, self.config.watchdog.camera_failing_s))
             state.report("camera", camera.stats)
             state.source = camera.source.describe()
+            source = source_info(camera.source, fallback)  # a reconnect opens the same spec: the same kind
+            state.report("source", lambda: source)
             log.info("source %s, models %s", state.source, ", ".join(m["name"] for m in state.models))
             notify("READY=1")
             heartbeat = watchdog.heartbeat("inference loop", deadline)
@@ -201,4 +224,5 @@ class Daemon:
             if self.config.web.preview and frame.index % PREVIEW_EVERY == 0:
                 state.preview_jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 70])[1].tobytes()
             self.recorder.observe(result)  # kiosk session aggregates; never raises
+            self.history.observe(result)  # the dashboard's charts
             monitor.observe(result)  # input quality, drift and health windows

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
+from edge.history.settings import HistorySettings
 from edge.monitoring.settings import MonitoringSettings
 from edge.sessions.settings import SessionSettings
 from edge.strict import Strict
@@ -161,6 +162,8 @@ class EdgeConfig(Strict):
                                      "watchdogs: when a stall counts, how fast to reconnect, when to give up")
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings, description="input quality, "
                                            "prediction drift and health windows with their ok/warn/alert limits")
+    history: HistorySettings = Field(default_factory=HistorySettings, description="the dashboard's recent "
+                                     "history (/api/history): expression mix, frame rate and latency per interval")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="daemon log verbosity")
 
     @field_validator("log_level", mode="before")

@@ -1,83 +1,267 @@
-"""The interview-practice kiosk in real headless Chromium against the real daemon: start a session,
-answer two questions, stop, read the summary, see it on the dashboard, delete it."""
+"""The interview-practice kiosk in real headless Chromium against the real daemon, as a candidate uses it, at
+the Raspberry Pi 7" touchscreen's 800x480 and at 1280x800: consent, a question bank, the preparation
+countdown, answers timed and moved on by the clock (or early by a tap), the summary with its chart and code,
+a picture of it, leaving it and coming back to it (by "Back to my summary", by the code on the keypad, by the
+dashboard's link), and erasing it. Every screen's primary buttons must be on screen without scrolling."""
 import json
+import re
 import time
 
 import pytest
 
-from tests.conftest import severe
-from tests.helpers.daemon import Daemon, get
+from edge.devtools.daemon import DaemonProcess
+from tests.conftest import ROOT, severe
+from tests.helpers.daemon import get
 
 pytestmark = pytest.mark.slow  # Chromium: make test runs it, make test-fast does not
 
+VIDEO = "media/videos/pyfeat_single_face_talking.mp4"
+PREPARE_S, ANSWER_S = 1, 3
+# short timers and a two-question bank first, so a whole session takes seconds
+CONFIG = f"""[models]
+dir = "{ROOT / 'models'}"
+[sessions]
+prepare_s = {PREPARE_S}
+answer_s = {ANSWER_S}
+[[sessions.question_banks]]
+name = "Quick"
+questions = ["Tell me about yourself.", "Why this job?"]
+[[sessions.question_banks]]
+name = "Longer"
+questions = ["One?", "Two?", "Three?"]
+"""
+def read_qr(image) -> str:
+    """The text of the QR code in a grey image, by either of OpenCV's detectors (each misses some codes)."""
+    import cv2
+    for detector in (cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco()):
+        text = detector.detectAndDecode(image)[0]
+        if text:
+            return text
+    return ""
 
-def test_kiosk_session_from_start_to_deletion(shared_data, tmp_path, browser):  # noqa: F811
+
+CODE = re.compile(r"^[2-9A-HJKMNP-TW-Z]{4}-[2-9A-HJKMNP-TW-Z]{4}$")
+
+
+def fit(browser, width, height):
+    """Make the page's viewport (not the window) width x height."""
+    browser.set_window_size(width, height)
+    inner = browser.execute_script("return [innerWidth, innerHeight]")
+    browser.set_window_size(2 * width - inner[0], 2 * height - inner[1])
+    assert browser.execute_script("return [innerWidth, innerHeight]") == [width, height]
+
+
+def assert_on_screen(browser, *ids):
+    """Each button is shown, wholly inside the viewport, at least 44 px each way, with the page unscrolled."""
+    boxes = browser.execute_script(
+        "return [scrollY, arguments[0].map(id => { const e = document.getElementById(id); "
+        "const r = e.getBoundingClientRect(); return [id, !e.closest('[hidden]'), "
+        "r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth, "
+        "Math.round(r.width), Math.round(r.height)]; })]", list(ids))
+    scrolled, found = boxes
+    assert scrolled == 0
+    bad = [b for b in found if not (b[1] and b[2] and b[3] >= 44 and b[4] >= 44)]
+    assert bad == [], f"not on screen, or smaller than 44 px: {bad}"
+
+
+@pytest.mark.parametrize("width, height, early", [(800, 480, False), (1280, 800, True)])
+def test_a_candidate_from_consent_to_an_erased_summary(shared_data, tmp_path, browser, width, height, early):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    daemon = Daemon(tmp_path, shared_data / "media/videos/pyfeat_single_face_talking.mp4")
+    daemon = DaemonProcess(tmp_path, str(shared_data / VIDEO), CONFIG, token=False).start(timeout=30)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
     try:
         wait = WebDriverWait(browser, 20)
         # the meter re-renders on every event: read state in one script call, not through element handles
         js = lambda script, *args: browser.execute_script(script, *args)  # noqa: E731
         text = lambda css: js("const e = document.querySelector(arguments[0]); "  # noqa: E731
                               "return e && !e.closest('[hidden]') ? e.textContent : null;", css)
+        screen = lambda: js("return document.body.dataset.screen")  # noqa: E731
+        tap = lambda element_id: browser.find_element(By.ID, element_id).click()  # noqa: E731
+        live = lambda: json.loads(get(daemon.url + "/api/sessions/live")[1])  # noqa: E731
+        browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+        fit(browser, width, height)
 
         code, body, headers = get(daemon.url + "/privacy/operator")  # the operator's own document
         assert code == 200 and headers["Content-Type"] == "text/plain; charset=utf-8"
-        assert "What the model can and cannot tell" in body.decode()
 
         browser.get(daemon.url + "/kiosk")
-        wait.until(lambda b: js("return document.readyState") == "complete")
-        assert "cannot tell what you feel" in text("#setup .about")
-        assert browser.find_element(By.CSS_SELECTOR, 'a[href="/privacy"]')
-        assert severe(browser) == []
+        wait.until(lambda b: js("return document.readyState") == "complete" and screen() == "welcome")
+        assert_on_screen(browser, "begin", "find")
+        assert text("#back-to-summary") is None  # nobody's summary to go back to yet
 
+        # consent first, in plain words; "No thanks" leads out without touching the camera
+        tap("begin")
+        assert screen() == "consent"
+        consent = text("#consent")
+        for words in ("how most people would read your face", "No picture or video", "kept for 30 days",
+                      "erase it"):
+            assert words in " ".join(consent.split()), words
+        assert browser.find_element(By.CSS_SELECTOR, '#consent a[href="/privacy"]')
+        assert_on_screen(browser, "agree", "decline")
+        tap("decline")
+        assert screen() == "welcome" and live()["recording"] is False
+        tap("begin")
+        tap("agree")
+
+        # the banks from the config, as large buttons; the first is chosen
+        assert screen() == "setup"
+        banks = js("return [...document.querySelectorAll('#banks button')].map(b => "
+                   "[b.querySelector('.bank-name').textContent, b.getAttribute('aria-pressed')])")
+        assert banks == [["Quick", "true"], ["Longer", "false"], ["My own", "false"]]
+        assert_on_screen(browser, "start", "setup-back")
+        browser.find_element(By.CSS_SELECTOR, '#banks [data-bank="1"]').click()
+        assert text("#own") is None
+        browser.find_element(By.CSS_SELECTOR, '#banks [data-bank="0"]').click()
         browser.find_element(By.ID, "alias").send_keys("Kim")
-        questions = browser.find_element(By.ID, "questions")
-        questions.clear()
-        questions.send_keys("Tell me about yourself.\nWhy this job?")
-        browser.find_element(By.ID, "start").click()
+        tap("start")
 
+        # question 1: its countdown, nothing recorded meanwhile
         wait.until(lambda b: text("#question") == "Tell me about yourself.")
+        assert js("return document.getElementById('phase').dataset.phase") == "prepare"
+        assert_on_screen(browser, "ready", "stop")
+        state = live()
+        session_id = state["session_id"]
+        assert state["recording"] and state["phase"] == "prepare" and state["question_index"] == 0
+        if early:
+            tap("ready")  # the candidate needs no countdown
+        wait.until(lambda b: js("return document.getElementById('phase').dataset.phase") == "answer")
+        assert live()["phase"] == "answer"
         wait.until(lambda b: js("return document.getElementById('meter-label').dataset.state") in ("face", "uncertain"))
-        live = json.loads(get(daemon.url + "/api/sessions/live")[1])
-        assert live["recording"] and live["question_index"] == 0
-        session_id = live["session_id"]
-        time.sleep(2.5)  # a second belongs to the question current when it began: give question 1 a full one
+        assert_on_screen(browser, "next", "stop")
+        assert re.fullmatch(r"0:0[0-3]", text("#timer"))
 
-        browser.find_element(By.ID, "next").click()
+        # the answer's time runs out: on to question 2's countdown, then its answer
         wait.until(lambda b: text("#question") == "Why this job?")
-        assert not browser.find_element(By.ID, "next").is_displayed()  # last question: only Stop is left
-        time.sleep(3)
-        browser.find_element(By.ID, "stop").click()
+        wait.until(lambda b: js("return document.getElementById('phase').dataset.phase") == "answer")
+        assert text("#next") is None and text("#stop") == "Finish"  # the last question: only Finish is left
+        assert_on_screen(browser, "stop")
+        if early:
+            time.sleep(2.2)  # a second belongs to the question current when it began: give it two
+            tap("stop")
+        wait.until(lambda b: screen() == "summary")
 
-        wait.until(lambda b: text("#summary") is not None)
-        parts = js("return [...document.querySelectorAll('#parts .part')].map(p => ["
-                   "p.querySelector('h3').textContent, p.querySelectorAll('svg.timeline').length, "
-                   "p.querySelectorAll('svg.timeline rect').length])")
-        assert [p[:2] for p in parts] == [["Question 1", 1], ["Question 2", 1]]
-        assert all(p[2] > 1 for p in parts), parts  # background plus at least one recorded second
+        # the summary: both questions side by side, its code, its actions on screen
+        rows = js("return [...document.querySelectorAll('#compare svg text.row-label')].map(t => t.textContent)")
+        assert rows == ["Q1", "Q2"]
+        assert js("return document.querySelectorAll('#compare svg rect[data-series]').length") >= 2
+        shown = text("#code")
+        assert CODE.match(shown), shown
+        assert "until" in text("#kept") and text("#summary-title") == "Kim's practice session"
+        parts = js("return [...document.querySelectorAll('#parts .part h3')].map(h => h.textContent)")
+        assert parts == ["Question 1", "Question 2"]
+        labels = js("return [...document.querySelectorAll('.tips li[data-kind]')].map(li => "
+                    "[li.dataset.kind, li.querySelector('.kind').textContent])")
+        assert all(label == {"strength": "Went well", "suggestion": "To try", "note": "Note"}[kind]
+                   for kind, label in labels), labels
         assert "not a score" in text("#disclaimer")
-        assert text("#summary-title") == "Kim's practice session"
-        assert js("return document.getElementById('export-csv').getAttribute('href')") == \
-            f"/api/sessions/{session_id}/export?format=csv"
+        assert_on_screen(browser, "done", "save-png", "print", "delete")
         assert severe(browser) == []
 
-        # the operator's dashboard lists it (fetched on load, then every 10 s)
-        kiosk_tab = browser.current_window_handle
-        browser.switch_to.new_window("tab")
-        browser.get(daemon.url + "/")
-        wait.until(lambda b: "Kim" in (text("#sessions tbody") or ""))
-        assert "finished" in text("#sessions tbody")
-        assert severe(browser) == []
-        browser.close()
-        browser.switch_to.window(kiosk_tab)
+        # the QR code: only the shares per question, as text a phone reads without any network
+        import cv2
+        import numpy as np
+        carried = js("return qrText(current)")
+        assert carried.splitlines()[2].startswith("Q1: ") and carried.splitlines()[3].startswith("Q2: ")
+        assert "Kim" not in carried and shown.replace("-", "") not in carried and "%" in carried
+        qr = browser.find_element(By.CSS_SELECTOR, "#qr svg")
+        js("arguments[0].scrollIntoView({block: 'center'})", qr)  # clear of the bar of actions at the bottom
+        png = qr.screenshot_as_png
+        image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+        assert read_qr(cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)) == carried
 
-        browser.find_element(By.ID, "delete").click()
+        detail = json.loads(get(daemon.url + f"/api/sessions/{session_id}")[1])
+        assert detail["code"] == shown.replace("-", "") and detail["status"] == "finished"
+        summary = detail["summary"]
+        # the countdowns are in no question's segment and not counted as missing
+        assert all(second["segment"] is not None for second in summary["overall"]["timeline"])
+        assert sum(s["duration_s"] for s in summary["segments"]) == summary["overall"]["duration_s"]
+        assert all(s["duration_s"] >= 2 for s in summary["segments"]) and summary["missing_s"] <= 1
+        if not early:  # the clock ended both answers: about ANSWER_S each (a second begun counts whole)
+            assert all(ANSWER_S <= s["duration_s"] <= ANSWER_S + 2 for s in summary["segments"])
+        listed = json.loads(get(daemon.url + "/api/sessions")[1])
+        assert [s["id"] for s in listed] == [session_id] and "code" not in listed[0]  # codes are never listed
+
+        # a picture of the summary card, made in the browser and downloaded
+        tap("save-png")
+        deadline = time.time() + 10
+        while time.time() < deadline and not [p for p in downloads.glob("*.png")]:
+            time.sleep(0.2)
+        picture = next(downloads.glob("*.png")).read_bytes()
+        assert picture[:8] == b"\x89PNG\r\n\x1a\n"
+        assert int.from_bytes(picture[16:20], "big") == 1200 and int.from_bytes(picture[20:24], "big") > 400
+
+        # leaving, and back to it from the welcome screen
+        tap("done")
+        assert screen() == "welcome"
+        assert_on_screen(browser, "begin", "back-to-summary", "find")
+        tap("back-to-summary")
+        wait.until(lambda b: screen() == "summary" and text("#code") == shown)
+        tap("done")
+
+        # by its code on the keypad: a wrong one first
+        tap("find")
+        assert screen() == "lookup"
+        assert_on_screen(browser, "lookup-go", "lookup-back")
+        keys = js("return [...document.querySelectorAll('#keypad button')].map(b => b.offsetHeight)")
+        assert len(keys) == 30 and min(keys) >= 44
+        wrong = "2222-2222" if shown != "2222-2222" else "3333-3333"
+        for key in wrong.replace("-", ""):
+            browser.find_element(By.CSS_SELECTOR, f'#keypad [data-key="{key}"]').click()
+        assert browser.find_element(By.ID, "code-input").get_attribute("value") == wrong
+        tap("lookup-go")
+        wait.until(lambda b: "No summary has this code" in (text("#error") or ""))
+        browser.find_element(By.CSS_SELECTOR, '#keypad [data-key="back"]').click()
+        assert browser.find_element(By.ID, "code-input").get_attribute("value") == wrong[:-1]
+        browser.find_element(By.ID, "code-input").clear()
+        for key in shown.replace("-", ""):
+            browser.find_element(By.CSS_SELECTOR, f'#keypad [data-key="{key}"]').click()
+        tap("lookup-go")
+        wait.until(lambda b: screen() == "summary" and text("#code") == shown)
+        assert text("#error") is None
+
+        # the dashboard links each session to /kiosk?session=<id>
+        browser.get(daemon.url + f"/kiosk?session={session_id}")
+        wait.until(lambda b: screen() == "summary" and text("#code") == shown)
+
+        # erased: gone from the booth, and the code opens nothing
+        tap("delete")
         assert text("#delete") == "Tap again to delete for good"
-        browser.find_element(By.ID, "delete").click()
-        wait.until(lambda b: text("#deleted") is not None)
+        tap("delete")
+        wait.until(lambda b: screen() == "deleted")
+        assert_on_screen(browser, "restart")
         assert get(daemon.url + f"/api/sessions/{session_id}")[0] == 404
+        tap("restart")
+        assert screen() == "welcome" and text("#back-to-summary") is None
+        browser.get(daemon.url + f"/kiosk?session={session_id}")
+        wait.until(lambda b: "no longer on this booth" in (text("#error") or ""))
+        assert screen() == "welcome"
+        assert [e for e in severe(browser) if "404" not in e["message"]] == []  # the deleted session's 404
     finally:
         daemon.stop()
+
+
+def test_the_qr_encoder_is_read_back_for_every_version(browser):
+    """edge/web/static/qr.js against OpenCV's decoders, from 1 byte (version 1) to 412 (version 15, its limit)."""
+    import random
+
+    import cv2
+    import numpy as np
+    browser.get("data:text/html,<p>qr</p>")
+    browser.execute_script((ROOT / "edge/web/static/qr.js").read_text() + "\nwindow.qrMatrix = qrMatrix;")
+    rng = random.Random(7)
+    versions = set()
+    for length in (1, 14, 15, 26, 27, 42, 43, 62, 63, 84, 85, 106, 107, 122, 123, 152, 153, 180, 181, 213, 214,
+                   251, 252, 287, 288, 331, 332, 362, 363, 412):
+        text = "".join(rng.choice("Q1: happy 68%, neutral 31%\nABCXYZ.") for _ in range(length))
+        matrix = np.array(browser.execute_script("return qrMatrix(arguments[0])", text))
+        version = (len(matrix) - 17) // 4
+        versions.add(version)
+        image = np.pad(np.where(matrix, 0, 255).astype(np.uint8), 4, constant_values=255)
+        image = cv2.resize(image, None, fx=6, fy=6, interpolation=cv2.INTER_NEAREST)
+        assert read_qr(image) == text, (length, version)
+    assert versions == set(range(1, 16))
+    error = browser.execute_script("try { qrMatrix('x'.repeat(413)); } catch (e) { return e.message; }")
+    assert error == "too long for a QR code of version 15 (413 bytes)"

@@ -36,11 +36,15 @@ def test_kiosk_behind_a_login_with_a_token(tmp_path, browser):  # noqa: F811
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and TOKEN not in cookie["value"]
         assert js("return document.cookie") == ""  # out of reach of scripts
 
+        browser.find_element(By.ID, "begin").click()
+        browser.find_element(By.ID, "agree").click()  # the consent screen
         browser.find_element(By.ID, "alias").send_keys("Ada")
         browser.find_element(By.ID, "start").click()
         wait.until(lambda b: visible("#question") == "Tell me about yourself.")
         session_id = served.recorder.live()["session_id"]
         assert session_id and served.recorder.live()["question_index"] == 0
+        browser.find_element(By.ID, "ready").click()  # no need to wait out the preparation countdown
+        wait.until(lambda b: served.recorder.live()["phase"] == "answer")
         browser.find_element(By.ID, "next").click()
         wait.until(lambda b: visible("#question") == "Why do you want this job?")
         browser.find_element(By.ID, "stop").click()

@@ -1,8 +1,14 @@
-"""The session JSON API, a Flask blueprint mounted under /api: start, mark questions, stop, read, export, erase.
+"""The session JSON API, a Flask blueprint mounted under /api: start, mark questions, stop, read, look up by
+code, export, erase.
 
 Every error is JSON `{"error": ...}` saying what was wrong. Bodies must be declared application/json:
 that also makes a cross-site browser request need a CORS preflight, which this API never grants. Who
 may call it at all is edge/web/security.py's business.
+
+A finished session gets a short code (edge/sessions/store.py) that opens its summary again on the kiosk
+until retention deletes it. POST /api/sessions/lookup takes it in the body (never in a URL, which browsers
+keep in their history); failed lookups are throttled per client with edge/web/throttle.py's FailureThrottle, and no
+endpoint lists codes.
 """
 from __future__ import annotations
 
@@ -10,8 +16,9 @@ import csv
 import io
 import json
 import sqlite3
+import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -20,10 +27,12 @@ from werkzeug.routing import BaseConverter
 from edge.sessions.advice import ADVICE_DISCLAIMER, AdviceRules
 from edge.sessions.aggregate import summarize
 from edge.sessions.recorder import NotRecording, SessionBusy, SessionRecorder
-from edge.sessions.settings import EXPRESSIONS
-from edge.sessions.store import SessionStore
+from edge.sessions.settings import EXPRESSIONS, MAX_QUESTION_CHARS, MAX_QUESTIONS, SessionSettings
+from edge.sessions.store import CODE_LENGTH, SessionStore, normalize_code
+from edge.web.throttle import FAILURE_LIMIT, FailureThrottle, client_key
 
-MAX_ALIAS, MAX_QUESTIONS, MAX_QUESTION_CHARS = 64, 50, 300
+MAX_ALIAS = 64
+MAX_CODE_CHARS = 20  # a code as typed, with spaces or dashes
 DEFAULT_LIMIT, MAX_LIMIT = 20, 200
 
 
@@ -58,10 +67,16 @@ class StartRequest(_Body):
     alias: Annotated[str, StringConstraints(max_length=MAX_ALIAS)] | None = None
     questions: list[Annotated[str, StringConstraints(max_length=MAX_QUESTION_CHARS), AfterValidator(_has_text)]] | \
         None = Field(None, max_length=MAX_QUESTIONS)
+    prepare: bool = False  # record nothing until the first answer is marked (the kiosk's countdown)
 
 
 class QuestionRequest(_Body):
     index: int = Field(ge=0, lt=MAX_QUESTIONS)
+    phase: Literal["answer", "prepare"] = "answer"
+
+
+class LookupRequest(_Body):
+    code: Annotated[str, StringConstraints(max_length=MAX_CODE_CHARS)]
 
 
 def _parse(model: type[_Body]) -> Any:
@@ -97,15 +112,19 @@ def _describe(err: Any) -> str:
 
 
 class SessionIdConverter(BaseConverter):
-    """Any path segment but "live": /api/sessions/live is the live meter, so DELETE or POST there is a wrong
-    method (405), not an attempt to erase a session called "live"."""
-    regex = r"(?!live$)[^/]+"
+    """Any path segment but "live" and "lookup": /api/sessions/live is the live meter and /api/sessions/lookup
+    the code lookup, so DELETE or GET there is a wrong method (405), not an attempt to erase or read a session
+    called "live"."""
+    regex = r"(?!(live|lookup)$)[^/]+"
 
 
 def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: AdviceRules,
-                       ready: Callable[[], None] = lambda: None) -> Blueprint:
-    """`ready()` raises NotReady while a session would record nothing (no camera picture yet, camera down)."""
+                       ready: Callable[[], None] = lambda: None, clock: Callable[[], float] = time.time,
+                       lookup_limit: int = FAILURE_LIMIT) -> Blueprint:
+    """`ready()` raises NotReady while a session would record nothing (no camera picture yet, camera down).
+    `lookup_limit` wrong codes from a client within throttle.FAILURE_WINDOW_S lock its lookups out for as long again."""
     bp = Blueprint("sessions", __name__, url_prefix="/api")
+    lookups = FailureThrottle(clock, lookup_limit, failures="wrong summary codes", refused="its code lookups")
     # before the routes: a converter must be known when the rules that use it are added
     bp.record_once(lambda setup: setup.app.url_map.converters.setdefault("session", SessionIdConverter))
 
@@ -141,8 +160,29 @@ def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: A
     def start():
         body = _parse(StartRequest)
         ready()
-        session = recorder.start((body.alias or "").strip() or None, [q.strip() for q in body.questions or []])
+        session = recorder.start((body.alias or "").strip() or None, [q.strip() for q in body.questions or []],
+                                 prepare=body.prepare)
         return jsonify(detail(session)), 201
+
+    @bp.post("/sessions/lookup")
+    def lookup():
+        """A finished session's summary by its code; wrong codes count against the client (FailureThrottle)."""
+        address = client_key(request.remote_addr or "unknown")
+        if wait := lookups.wait_s(address):
+            seconds = max(1, int(wait + 0.999))
+            return (jsonify({"error": f"too many wrong codes from this device: wait {seconds} s, then try again"}),
+                    429, {"Retry-After": str(seconds)})
+        body = _parse(LookupRequest)
+        code = normalize_code(body.code)
+        if code is None:
+            raise ApiError(400, f"a code is {CODE_LENGTH} letters and digits, e.g. ABCD-EFGH (no 0, 1, I, L, O, U "
+                                "or V)")
+        session_id = store.find_code(code)
+        if session_id is None:
+            lookups.failed(address)
+            raise ApiError(404, "no summary has this code: check it, or it may have been deleted or reached the end "
+                                "of its retention period")
+        return jsonify(detail(load(session_id)))
 
     @bp.get("/sessions")
     def recent():
@@ -165,7 +205,7 @@ def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: A
         load(session_id)
         body = _parse(QuestionRequest)
         try:
-            return jsonify(recorder.mark_question(body.index, session_id))
+            return jsonify(recorder.mark_question(body.index, session_id, body.phase))
         except IndexError as e:
             raise ApiError(400, str(e)) from None
 
@@ -194,6 +234,15 @@ def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: A
         return "", 204
 
     return bp
+
+
+def kiosk_setup(settings: SessionSettings) -> dict:
+    """What the kiosk page needs from the config, rendered into it as JSON (<script type="application/json"
+    id="kiosk-setup">): the question banks, whether own questions may be typed, the timers, the retention."""
+    return {"banks": [{"name": b.name, "questions": list(b.questions)} for b in settings.question_banks],
+            "own_questions": settings.own_questions, "prepare_s": settings.prepare_s, "answer_s": settings.answer_s,
+            "retention_days": settings.retention_days, "max_questions": MAX_QUESTIONS,
+            "max_question_chars": MAX_QUESTION_CHARS}
 
 
 def _timeline_csv(rows: list[dict]) -> str:

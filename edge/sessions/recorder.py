@@ -5,6 +5,10 @@ storage failure (full disk, I/O error) is reported as `recording_error` for the 
 `problem()` for /api/health ("not recording: ..."), and the next second is tried again; the first write
 that succeeds clears the problem. The web threads call start / mark_question / stop / live; one lock
 orders them all.
+
+A question has two phases: "prepare" (the kiosk shows it with a countdown; nothing is recorded, and the
+time counts towards no question and not as missing) and "answer" (its seconds are recorded as its segment).
+A session started with prepare=True records nothing until the first answer is marked.
 """
 from __future__ import annotations
 
@@ -39,7 +43,12 @@ class SessionRecorder:
         self._lock = threading.Lock()
         self.counts = {"started": 0, "finished": 0, "erased": 0}  # since this process started, for /metrics
         self._session: dict | None = None
-        self._segment: int | None = None
+        self._segment: int | None = None  # the question the recorded seconds belong to
+        self._question: int | None = None  # the question on the kiosk's screen, in either phase
+        self._preparing = False
+        self._phase_since = 0.0  # on _now()'s clock
+        self._prepared_s = 0.0  # preparation time of the session so far, finished phases only
+        self._closed_second: int | None = None  # the last second written before a preparation
         self._acc = SecondAccumulator()
         self._latest: dict | None = None
         self._anchor = (0.0, 0.0)
@@ -59,19 +68,23 @@ class SessionRecorder:
         with self._lock:
             return self._session["id"] if self._session else None
 
-    def start(self, alias: str | None, questions: Sequence[str]) -> dict:
+    def start(self, alias: str | None, questions: Sequence[str], prepare: bool = False) -> dict:
+        """`prepare`: record nothing until a question's answer is marked (the kiosk's first countdown)."""
         with self._lock:
             if self._session is not None:
                 raise SessionBusy(f"session {self._session['id']} is still recording; stop it first")
             self._anchor = (self.clock(), self.monotonic())
             self._session = self._stored(self.store.create, alias, questions, self._now())
             self.counts["started"] += 1
-            self._segment, self._latest, self.recording_error = None, None, None
+            self._segment, self._question, self._latest, self.recording_error = None, None, None, None
+            self._preparing, self._phase_since, self._prepared_s = prepare, self._now(), 0.0
+            self._closed_second = None
             self._acc = SecondAccumulator()
             return self._session
 
-    def mark_question(self, index: int, session_id: str | None = None) -> dict:
-        """Start question `index`; without a question list any index >= 0 is 'Question N+1'."""
+    def mark_question(self, index: int, session_id: str | None = None, phase: str = "answer") -> dict:
+        """Start question `index`'s answer (recorded as its segment) or its preparation (not recorded);
+        without a question list any index >= 0 is 'Question N+1'."""
         with self._lock:
             session = self._active(session_id)
             questions = session["questions"]
@@ -80,10 +93,30 @@ class SessionRecorder:
             if index < 0:
                 raise IndexError(f"index {index} must be 0 or more")
             question = questions[index] if questions else f"Question {index + 1}"
-            started = self._now()
-            self._stored(self.store.start_segment, session["id"], index, question, started)
-            self._segment = index  # the next wall-clock second belongs to this question
-            return {"session_id": session["id"], "index": index, "question": question, "started_at": started}
+            now = self._now()
+            if phase == "prepare":
+                if self._preparing:
+                    self._prepared_s += now - self._phase_since
+                else:
+                    # the second in progress belongs to the answer before; nothing is recorded from here
+                    record = self._acc.flush()
+                    self._write(session["id"], record)
+                    if record is not None:
+                        self._closed_second = record["second"]
+                    self._preparing = True
+                self._phase_since = now
+                self._question, self._segment = index, None
+                return {"session_id": session["id"], "index": index, "question": question, "phase": phase,
+                        "started_at": now}
+            self._stored(self.store.start_segment, session["id"], index, question, now)
+            if self._preparing:
+                self._prepared_s += now - self._phase_since
+                self._preparing = False
+            if self._segment != index:
+                self._phase_since = now
+            self._segment = self._question = index  # the next wall-clock second belongs to this question
+            return {"session_id": session["id"], "index": index, "question": question, "phase": phase,
+                    "started_at": now}
 
     def stop(self, session_id: str | None = None) -> dict:
         """Close the active session: write its last (partial) second, summarize what was stored, finish."""
@@ -94,8 +127,12 @@ class SessionRecorder:
             segments = self.store.get(session["id"])["segments"]
             summary = summarize(self.store.timeline(session["id"]), segments)
             # seconds of the session with no processed frame: the camera (or the pipeline) was down, and the
-            # figures cover less than the candidate spoke; the summary says so rather than hiding it
-            summary["missing_s"] = max(0, int(self._now() - session["started_at"] + 0.5) - summary["overall"]["duration_s"])
+            # figures cover less than the candidate spoke; the summary says so rather than hiding it.
+            # Preparation time was never meant to be recorded, so it is not missing.
+            prepared = self._prepared_s + (self._now() - self._phase_since if self._preparing else 0.0)
+            self._preparing = False
+            spoken = self._now() - session["started_at"] - prepared
+            summary["missing_s"] = max(0, int(spoken + 0.5) - summary["overall"]["duration_s"])
             self._stored(self.store.finish, session["id"], summary, self._now())
             self.counts["finished"] += 1
             return self.store.get(session["id"])
@@ -105,10 +142,13 @@ class SessionRecorder:
         try:
             with self._lock:
                 self._maybe_apply_retention()
-                if self._session is None:
+                if self._session is None or self._preparing:
                     return
+                now = self._now()
+                if self._closed_second is not None and now < self._closed_second + 1:
+                    return  # that second was written when the preparation began; a second is stored once
                 face = next((f for f in result.faces if f.id == result.primary_id), None)
-                record = self._acc.add(face, self._now(), self._segment)
+                record = self._acc.add(face, now, self._segment)
                 self._write(self._session["id"], record)
         except Exception as e:  # the inference loop matters more than one session's record
             log.exception("session recording failed")
@@ -132,9 +172,14 @@ class SessionRecorder:
         """For the kiosk's live meter: the session, its question and the last completed second."""
         with self._lock:
             session = self._session
+            phase = None if session is None else "prepare" if self._preparing else \
+                "answer" if self._segment is not None else None
             return {"session_id": session["id"] if session else None,
                     "recording": session is not None,
-                    "question_index": self._segment if session else None,
+                    "question_index": self._question if session else None,
+                    "phase": phase,
+                    # how long the question has been in this phase: a reloaded kiosk resumes its timer
+                    "phase_elapsed_s": round(self._now() - self._phase_since, 1) if phase else None,
                     "elapsed_s": round(self._now() - session["started_at"], 1) if session else None,
                     "latest": self._latest if session else None,
                     "recording_error": self.recording_error}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -34,8 +35,17 @@ MIGRATIONS: list[tuple[str, ...]] = [
         " angry REAL NOT NULL, disgust REAL NOT NULL, fear REAL NOT NULL, happy REAL NOT NULL, sad REAL NOT NULL,"
         " surprise REAL NOT NULL, neutral REAL NOT NULL, PRIMARY KEY (session_id, second))",
     ),
+    (  # 2: the candidate's code for a finished summary (NULL while recording, and for sessions before it)
+        "ALTER TABLE sessions ADD COLUMN code TEXT",
+        "CREATE UNIQUE INDEX sessions_by_code ON sessions (code)",
+    ),
 ]
-SESSION_COLUMNS = "id, alias, questions, status, started_at, ended_at, summary"
+SESSION_COLUMNS = "id, alias, questions, status, started_at, ended_at, summary, code"
+# A summary's code: no 0/O, 1/I/L or U/V look-alikes, so it can be read off a screen or a printout and typed
+# back on the kiosk's keypad. 29 ** 8 is 5.0e11 codes: with failed lookups throttled per client
+# (edge/sessions/api.py), guessing one of a booth's few thousand live codes takes longer than any retention.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
+CODE_LENGTH = 8
 TIMELINE_COLUMNS = ("second", "segment", "frames", "face_frames", "uncertain", *EXPRESSIONS)
 DAY_S = 86400.0
 
@@ -43,7 +53,7 @@ DAY_S = 86400.0
 class SessionStore:
     def __init__(self, path: str | os.PathLike, retention_days: int | None = None,
                  clock: Callable[[], float] = time.time):
-        self.path, self.clock = Path(path), clock
+        self.path, self.clock, self.retention_days = Path(path), clock, retention_days
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
             # Owner-only from the first byte; SQLite gives the -wal and -shm files the same mode.
@@ -115,8 +125,23 @@ class SessionStore:
                      f"VALUES (?{', ?' * len(TIMELINE_COLUMNS)})", (session_id, *values)))
 
     def finish(self, session_id: str, summary: dict, ended_at: float, status: str = "finished") -> None:
-        self._write(("UPDATE sessions SET status = ?, ended_at = ?, summary = ? WHERE id = ?",
-                     (status, ended_at, json.dumps(summary), session_id)))
+        """Store the summary and give the session its code (kept if it already has one)."""
+        with self._lock:  # no other writer between choosing a free code and taking it
+            self._write(("UPDATE sessions SET status = ?, ended_at = ?, summary = ?, code = COALESCE(code, ?) "
+                         "WHERE id = ?", (status, ended_at, json.dumps(summary), self._free_code(), session_id)))
+
+    def _free_code(self) -> str:
+        while True:  # with 6,000 summaries kept a clash is 1 in 8e7: this loops once
+            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            if self._db.execute("SELECT 1 FROM sessions WHERE code = ?", (code,)).fetchone() is None:
+                return code
+
+    def find_code(self, code: str) -> str | None:
+        """The id of the finished session with this code (normalize_code'd), or None."""
+        with self._lock:
+            row = self._db.execute("SELECT id FROM sessions WHERE code = ? AND status != 'recording'",
+                                   (code,)).fetchone()
+        return row[0] if row else None
 
     def get(self, session_id: str) -> dict | None:
         with self._lock:
@@ -143,9 +168,10 @@ class SessionStore:
 
     def list(self, limit: int = 20) -> list[dict]:
         with self._lock:
-            # NULL for the summary: a listing never needs it, and 200 summaries with timelines are megabytes
-            rows = self._db.execute("SELECT id, alias, questions, status, started_at, ended_at, NULL FROM sessions "
-                                    "ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
+            # NULL for the summary: a listing never needs it, and 200 summaries with timelines are megabytes;
+            # NULL for the code: a listing never shows codes, which open summaries on the kiosk
+            rows = self._db.execute("SELECT id, alias, questions, status, started_at, ended_at, NULL, NULL FROM "
+                                    "sessions ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
         return [{k: s[k] for k in ("id", "alias", "status", "started_at", "ended_at", "duration_s")}
                 for s in map(self._session, rows)]
 
@@ -185,8 +211,21 @@ class SessionStore:
             self._db.close()
 
     def _session(self, row: tuple) -> dict:
-        session_id, alias, questions, status, started_at, ended_at, summary = row
+        session_id, alias, questions, status, started_at, ended_at, summary, code = row
         end = ended_at if ended_at is not None else self.clock()
+        # when retention deletes it: apply_retention's rule, from the end (or, unfinished, the start)
+        kept_until = (None if self.retention_days is None or status == "recording"
+                      else (ended_at if ended_at is not None else started_at) + self.retention_days * DAY_S)
         return {"id": session_id, "alias": alias, "questions": json.loads(questions), "status": status,
                 "started_at": started_at, "ended_at": ended_at, "duration_s": round(max(0.0, end - started_at), 1),
-                "summary": json.loads(summary) if summary else None}
+                "summary": json.loads(summary) if summary else None, "code": code, "kept_until": kept_until}
+
+
+def normalize_code(text: str) -> str | None:
+    """A code as a person types it ('abcd-efgh', 'ABCD EFGH') in its stored form; None if it cannot be one."""
+    if not text.isascii():  # str.upper() turns some other letters into ASCII ones ("ſ" into "S")
+        return None
+    code = "".join(c for c in text.upper() if c not in " -\t")
+    if len(code) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in code):
+        return None
+    return code

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from edge.monitoring.api import monitoring_blueprint
+from edge.sessions.api import kiosk_setup
 from edge.sessions.settings import SessionSettings
 from edge.state import LiveState
 from edge.web.metrics import registry_for, render
@@ -27,7 +28,7 @@ PRIVACY_NOTICE = Path(__file__).resolve().parents[2] / "PRIVACY.md"
 def create_app(state: LiveState, web: WebConfig = WebConfig(), sessions: Blueprint | None = None,
                access: AccessPolicy | None = None, notice: SessionSettings = SessionSettings()) -> Flask:
     """The app for `web`; `access` defaults to the policy web's token settings give (edge/web/security.py);
-    `notice` fills the candidates' privacy page (operator, retention)."""
+    `notice` fills the candidates' privacy page (operator, retention) and the kiosk's banks and timers."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     registry = registry_for(state)
@@ -53,7 +54,7 @@ def create_app(state: LiveState, web: WebConfig = WebConfig(), sessions: Bluepri
 
     @app.get("/kiosk")
     def kiosk():
-        return render_template("kiosk.html", csrf_token=access.csrf_token)
+        return render_template("kiosk.html", csrf_token=access.csrf_token, setup=kiosk_setup(notice))
 
     @app.get("/privacy")
     def privacy():
@@ -69,6 +70,14 @@ def create_app(state: LiveState, web: WebConfig = WebConfig(), sessions: Bluepri
     @app.get("/api/status")
     def status():
         return jsonify(state.status())
+
+    @app.get("/api/history")
+    def history():
+        """The dashboard's charts: per interval, the expression mix, frame rate and latency (edge/history/)."""
+        figures = state.figures("history")
+        if figures is None:
+            return jsonify({"error": "the history has not started; /api/health says why"}), 503
+        return jsonify(figures)
 
     @app.get("/api/health")
     def health():

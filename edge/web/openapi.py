@@ -2,13 +2,15 @@
 
 Limits come from edge.sessions.api's request models, so the document cannot drift from what is enforced.
 Pages (/, /kiosk, /login, /privacy, /privacy/operator) and static files are HTML and CSS for browsers, not API.
+Longer than other modules because it is a declaration, one entry per endpoint and schema, read top to bottom
+as the API's reference; splitting it would only scatter that reference.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from edge.monitoring.api import MONITORING_SCHEMA
-from edge.sessions.api import MAX_ALIAS, MAX_LIMIT, MAX_QUESTION_CHARS, MAX_QUESTIONS
+from edge.sessions.api import MAX_ALIAS, MAX_CODE_CHARS, MAX_LIMIT, MAX_QUESTION_CHARS, MAX_QUESTIONS
 from edge.sessions.settings import EXPRESSIONS
 
 
@@ -46,7 +48,10 @@ REQUIREMENTS = {
            "write": [{"bearer": []}, {"loginCookie": [], "csrfHeader": []}]},
     False: {"public": [], "read": [], "write": [{"csrfHeader": []}]},
 }
+# edge/sessions/store.py's normalize_code: 8 characters of its alphabet, in either case, with spaces, tabs and dashes
+CODE_AS_TYPED = r"^[ \t-]*([2-9A-HJKMNP-TW-Za-hjkmnp-tw-z][ \t-]*){8}$"
 SESSION_OPERATIONS = ("getSession", "markQuestion", "stopSession", "exportSession", "eraseSession")
+FINISHED_OPERATIONS = ("getSession", "exportSession", "eraseSession")
 
 
 def _links(pointer: str, operations: tuple[str, ...]) -> dict:
@@ -102,6 +107,11 @@ def openapi_document(token: bool) -> dict[str, Any]:
         "started_at": {"type": "number", "description": "Unix time"},
         "ended_at": {"type": "number", "nullable": True}, "duration_s": {"type": "number"}}}
     detail = {"allOf": [session, {"type": "object", "properties": {
+        "code": {"type": "string", "nullable": True, "pattern": "^[2-9A-HJKMNP-TW-Z]{8}$",
+                 "description": "opens the summary again (POST /api/sessions/lookup) until `kept_until`; given "
+                                "when the session finishes, null while recording; never listed"},
+        "kept_until": {"type": "number", "nullable": True, "description": "Unix time when retention deletes "
+                       "the session; null while recording"},
         "questions": {"type": "array", "items": {"type": "string"}},
         "segments": {"type": "array", "items": _ref("Segment")},
         "summary": {"type": "object", "properties": {"overall": _ref("SummaryPart"),
@@ -115,10 +125,19 @@ def openapi_document(token: bool) -> dict[str, Any]:
                       "description": "optional first name or nickname; white space around it is dropped"},
             "questions": {"type": "array", "nullable": True, "maxItems": MAX_QUESTIONS,
                           "items": {"type": "string", "pattern": f"[^{PYTHON_SPACE}]", "maxLength": MAX_QUESTION_CHARS,
-                                    "description": "not only white space, which is dropped around it"}}}},
+                                    "description": "not only white space, which is dropped around it"}},
+            "prepare": {"type": "boolean", "default": False, "description": "true: nothing is recorded until "
+                        "the first question's answer is marked (the kiosk shows a preparation countdown)"}}},
         "QuestionRequest": {"type": "object", "additionalProperties": False, "required": ["index"], "properties": {
             "index": {"type": "integer", "minimum": 0, "maximum": MAX_QUESTIONS - 1,
-                      "description": "0-based; must be within `questions` when a list was given"}}},
+                      "description": "0-based; must be within `questions` when a list was given"},
+            "phase": {"type": "string", "enum": ["answer", "prepare"], "default": "answer",
+                      "description": "answer: the question's segment starts (or goes on) and is recorded; "
+                                     "prepare: the question is on screen and nothing is recorded until its "
+                                     "answer is marked"}}},
+        "LookupRequest": {"type": "object", "additionalProperties": False, "required": ["code"], "properties": {
+            "code": {"type": "string", "maxLength": MAX_CODE_CHARS, "pattern": CODE_AS_TYPED,
+                     "description": "as shown on the summary, e.g. ABCD-EFGH; case, spaces and dashes do not matter"}}},
         "Session": session, "SessionDetail": detail, "Shares": shares, "SummaryPart": part,
         "Second": {"type": "object", "properties": {
             "t": {"type": "integer", "description": "seconds since the first recorded second"},
@@ -128,10 +147,16 @@ def openapi_document(token: bool) -> dict[str, Any]:
             "dominant": {"type": "string", "nullable": True}}},
         "Segment": {"type": "object", "properties": {"index": {"type": "integer"}, "question": {"type": "string"},
                                                      "started_at": {"type": "number"}}},
+        "Mark": {"type": "object", "properties": {
+            "session_id": {"type": "string"}, "index": {"type": "integer"}, "question": {"type": "string"},
+            "phase": {"type": "string", "enum": ["answer", "prepare"]}, "started_at": {"type": "number"}}},
         "Tip": {"type": "object", "properties": {
             "segment": {"type": "integer", "nullable": True, "description": "question index; null: whole session"},
+            "kind": {"type": "string", "enum": ["strength", "suggestion", "note"], "description": "what went well, "
+                     "what to try, or about the measurement"},
             "rule": {"type": "string"}, "text": {"type": "string"},
-            "figure": {**NUMBER_01, "description": "the share the tip is based on"}}},
+            "figure": {**NUMBER_01, "nullable": True, "description": "the share the tip is based on; null for a "
+                       "note that rests on no share (e.g. an answer too short to read)"}}},
     }
     schemas.update({
         "Health": {"type": "object", "required": ["status", "reasons"], "properties": {
@@ -140,6 +165,8 @@ def openapi_document(token: bool) -> dict[str, Any]:
         "Status": {"type": "object", "required": ["version", "health", "counters", "latest"], "properties": {
             "version": {"type": "string", "description": "fer-edge's version"},
             "health": _ref("Health"), "uptime_s": {"type": "number"}, "source": {"type": "string"},
+            "source_info": {"allOf": [_ref("SourceInfo")], "nullable": True, "description": "null before the "
+                            "source opened"},
             "fps": {"type": "number"},
             "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
             "last_error": {"type": "string", "nullable": True},
@@ -167,10 +194,41 @@ def openapi_document(token: bool) -> dict[str, Any]:
             "confidence": {**NUMBER_01, "description": "the expression's: its smoothed probability"}, "probabilities": {"type": "object", "additionalProperties": NUMBER_01}}},
         "Live": {"type": "object", "required": ["recording"], "properties": {
             "recording": {"type": "boolean"}, "session_id": {"type": "string", "nullable": True},
-            "question_index": {"type": "integer", "nullable": True},
+            "question_index": {"type": "integer", "nullable": True, "description": "the question on the kiosk, "
+                               "in either phase"},
+            "phase": {"type": "string", "enum": ["answer", "prepare"], "nullable": True,
+                      "description": "null while recording before any question"},
+            "phase_elapsed_s": {"type": "number", "nullable": True, "description": "seconds in this phase"},
             "elapsed_s": {"type": "number", "nullable": True},
             "latest": {"type": "object", "nullable": True, "description": "the last completed second"},
             "recording_error": {"type": "string", "nullable": True}}},
+        "SourceInfo": {"type": "object", "properties": {
+            "kind": {"type": "string", "enum": ["camera", "video file", "image folder", "pipeline"]},
+            "demo": {"type": "boolean", "description": "a recorded file or folder, not a live camera: the "
+                     "expressions shown are the recording's (the dashboard says so)"},
+            "bundled_demo": {"type": "boolean", "description": "the demo clip shipped in media/"},
+            "fallback": {"type": "string", "nullable": True, "description": "why source.fallback_spec runs "
+                         "instead of source.spec; null when it does not"}}},
+        "History": {"type": "object", "required": ["interval_s", "window_s", "labels", "points"], "properties": {
+            "interval_s": {"type": "number", "description": "seconds each point sums up (history.interval_s)"},
+            "window_s": {"type": "number", "description": "how far back the points reach at most "
+                         "(history.window_minutes)"},
+            "labels": {"type": "array", "items": {"type": "string"}, "description": "the keys of `shares`"},
+            "points": {"type": "array", "items": _ref("HistoryPoint"), "description": "one per completed "
+                       "interval since the first frame, oldest first"}}},
+        "HistoryPoint": {"type": "object", "properties": {
+            "time": {"type": "number", "description": "wall clock, epoch seconds, when the interval began"},
+            "ago_s": {"type": "number", "description": "seconds from the interval's start to this answer"},
+            "seconds": {"type": "number", "description": "seconds the interval covered (less for the first)"},
+            "frames": {"type": "integer", "description": "frames processed; 0 while no frame came"},
+            "fps": {"type": "number"}, "faces": {"type": "integer", "description": "faces seen over its frames"},
+            "no_face": {**NUMBER_01, "nullable": True, "description": "share of its frames without a face"},
+            "shares": {"type": "object", "nullable": True, "description": "share of the faces seen read as each "
+                       "expression, and as uncertain; null without a face",
+                       "properties": {k: NUMBER_01 for k in (*EXPRESSIONS, "uncertain")}},
+            "latency_ms": {"type": "object", "nullable": True, "description": "the pipeline's per-frame latency "
+                           "(within 5 %: read from a histogram); null without a frame", "properties": {
+                               "p50": {"type": "number"}, "p95": {"type": "number"}}}}},
         "Csrf": {"type": "object", "required": ["csrf_token", "header"], "properties": {
             "csrf_token": {"type": "string"}, "header": {"type": "string", "enum": ["X-CSRF-Token"]}}},
     })
@@ -192,6 +250,15 @@ def openapi_document(token: bool) -> dict[str, Any]:
                 "responses": {"200": {**_json({"type": "array", "items": _ref("Session")}, "sessions"),
                                       "links": _links("#/0/id", ("getSession", "exportSession", "eraseSession"))},
                               "400": _error("bad limit")}})},
+        "/api/sessions/lookup": {"post": write({
+            "summary": "A finished session's summary by its code (the kiosk's 'See my summary again')",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("LookupRequest")}}},
+            "responses": {"200": {**_json(_ref("SessionDetail"), "the session"),
+                                  "links": _links("#/id", FINISHED_OPERATIONS)},
+                          "400": _error("malformed body, or not a code"), "404": _error("no summary has this code"),
+                          "415": _error("body not sent as application/json"),
+                          "429": _error("too many wrong codes (or tokens) from this client lately: wait the "
+                                        "Retry-After header's seconds")}})},
         "/api/sessions/live": {"get": read({
             "summary": "The recording session's latest second (kiosk meter)",
             "responses": {"200": {**_json(_ref("Live"), "live state"),
@@ -205,9 +272,10 @@ def openapi_document(token: bool) -> dict[str, Any]:
                              "responses": {"204": {"description": "erased"}, "404": _error("unknown id"),
                                            "503": storage}})},
         "/api/sessions/{session_id}/questions": {"post": write({
-            "operationId": "markQuestion", "summary": "Mark the start of a question", "parameters": one,
+            "operationId": "markQuestion", "summary": "Mark the start of a question's answer or preparation",
+            "parameters": one,
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("QuestionRequest")}}},
-            "responses": {"200": _json(_ref("Segment"), "the segment"), "400": _error("bad index"),
+            "responses": {"200": _json(_ref("Mark"), "the question and phase now on"), "400": _error("bad index"),
                           "404": _error("unknown id"), "409": _error("session not recording"),
                           "415": _error("body not sent as application/json"), "503": storage}})},
         "/api/sessions/{session_id}/stop": {"post": write({
@@ -228,6 +296,11 @@ def openapi_document(token: bool) -> dict[str, Any]:
         "/api/status": {"get": read({
             "summary": "Faces with ids, smoothed expression probabilities, fps, per-stage latency, counters",
             "responses": {"200": _json(_ref("Status"), "the live state")}})},
+        "/api/history": {"get": read({
+            "summary": "The dashboard's history: expression mix, frame rate and latency per interval, the last "
+                       "hour at most (in memory)",
+            "responses": {"200": _json(_ref("History"), "the completed intervals"),
+                          "503": _error("the history has not started")}})},
         "/api/health": {"get": public({
             "summary": "ok, degraded or failing, with the reasons (for systemd, monitoring, load balancers)",
             "responses": {"200": _json(_ref("Health"), "ok or degraded"),
