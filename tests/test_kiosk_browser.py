@@ -265,3 +265,94 @@ def test_the_qr_encoder_is_read_back_for_every_version(browser):
     assert versions == set(range(1, 16))
     error = browser.execute_script("try { qrMatrix('x'.repeat(413)); } catch (e) { return e.message; }")
     assert error == "too long for a QR code of version 15 (413 bytes)"
+
+
+IDLE_S = 10  # the least sessions.summary_idle_s allows: the notice shows for its last 5 s
+IDLE_CONFIG = f"""[models]
+dir = "{ROOT / 'models'}"
+[sessions]
+prepare_s = 0
+answer_s = 0
+summary_idle_s = {IDLE_S}
+[[sessions.question_banks]]
+name = "One"
+questions = ["Tell me about yourself."]
+"""
+
+
+def test_an_untouched_screen_goes_back_to_the_start(noise_clip, tmp_path, browser):
+    """sessions.summary_idle_s: consent, the questions, the code and the summary go back to the welcome screen
+    when nobody touches them, after a notice to stay; a tap, a key or a scroll starts the wait again; never while
+    recording. The summary stays reachable: "Back to my summary" for 3 minutes after the last touch."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    daemon = DaemonProcess(tmp_path, str(noise_clip), IDLE_CONFIG, token=False).start(timeout=30)
+    try:
+        wait = WebDriverWait(browser, IDLE_S + 5, poll_frequency=0.1)
+        js = lambda script, *args: browser.execute_script(script, *args)  # noqa: E731
+        screen = lambda: js("return document.body.dataset.screen")  # noqa: E731
+        notice = lambda: js("const e = document.getElementById('idle'); return e.hidden ? null "  # noqa: E731
+                            ": e.textContent.replace(/\\s+/g, ' ').trim()")
+        tap = lambda element_id: browser.find_element(By.ID, element_id).click()  # noqa: E731
+        fit(browser, 800, 480)
+        browser.get(daemon.url + "/kiosk")
+        wait.until(lambda b: js("return document.readyState") == "complete" and screen() == "welcome")
+        assert js("return JSON.parse(document.getElementById('kiosk-setup').textContent).summary_idle_s") == IDLE_S
+
+        # consent: the notice, its button to stay, then back to the start a whole wait after that tap
+        tap("begin")
+        shown = time.monotonic()
+        wait.until(lambda b: notice())
+        assert time.monotonic() - shown >= IDLE_S / 2 - 0.5 and screen() == "consent"
+        assert re.fullmatch(r"Still there\? Returning to the start in [1-5] s I'm still here", notice()), notice()
+        assert_on_screen(browser, "idle-stay")
+        tap("idle-stay")
+        stayed = time.monotonic()
+        assert notice() is None and screen() == "consent"
+        wait.until(lambda b: screen() == "welcome")
+        assert time.monotonic() - stayed >= IDLE_S - 0.5 and notice() is None
+
+        # choosing the questions: a key typed is a sign of life too
+        tap("begin")
+        tap("agree")
+        wait.until(lambda b: notice())
+        browser.find_element(By.ID, "alias").send_keys("K")
+        typed = time.monotonic()
+        assert notice() is None and screen() == "setup"
+        wait.until(lambda b: screen() == "welcome")
+        assert time.monotonic() - typed >= IDLE_S - 0.5
+
+        # the code's screen, left as it is
+        tap("find")
+        wait.until(lambda b: screen() == "welcome")
+
+        # recording is never cut short, however long nobody touches the booth (the answer has no limit here)
+        tap("begin")
+        tap("agree")
+        tap("start")
+        wait.until(lambda b: screen() == "recording")
+        time.sleep(IDLE_S + 2)
+        assert screen() == "recording" and notice() is None
+        assert json.loads(get(daemon.url + "/api/sessions/live")[1])["recording"] is True
+        tap("stop")  # "Finish": the only question
+
+        # the summary: scrolling through it starts the wait again; left alone, it goes back to the start
+        wait.until(lambda b: screen() == "summary" and js("return current !== null"))
+        code = js("return document.getElementById('code').textContent")
+        wait.until(lambda b: notice())
+        js("window.scrollBy(0, 200)")
+        wait.until(lambda b: notice() is None)
+        scrolled = time.monotonic()
+        assert screen() == "summary"
+        wait.until(lambda b: screen() == "welcome")
+        assert time.monotonic() - scrolled >= IDLE_S - 0.5
+        # "Back to my summary" as after "Done" at the last touch: 3 minutes from then, not from now
+        left = js("return (lastSummary.until - Date.now()) / 1000")
+        assert 180 - IDLE_S - 2 <= left <= 180 - IDLE_S + 0.5, left
+        assert_on_screen(browser, "begin", "back-to-summary", "find")
+        tap("back-to-summary")
+        wait.until(lambda b: screen() == "summary" and js("return document.getElementById('code').textContent") == code)
+        assert severe(browser) == []
+    finally:
+        daemon.stop()

@@ -206,21 +206,29 @@ def test_the_default_banks_and_timers():
     s = SessionSettings()
     assert [b.name for b in s.question_banks] == ["General", "Behavioural", "Technical"]
     assert all(3 <= len(b.questions) <= 5 for b in DEFAULT_BANKS)
-    assert (s.prepare_s, s.answer_s, s.own_questions) == (10, 90, True)
+    assert (s.prepare_s, s.answer_s, s.own_questions, s.summary_idle_s) == (10, 90, True, 120)
 
 
 def test_banks_and_timers_load_from_toml(tmp_path):
     cfg = load_config(write(tmp_path, '[sessions]\nprepare_s = 0\nanswer_s = 120\nown_questions = false\n'
+                                      'summary_idle_s = 0\n'
                                       '[[sessions.question_banks]]\nname = " Sales "\n'
                                       'questions = ["Sell me this pen. ", "Why sales?"]\n'), {})
     assert cfg.sessions.question_banks == (QuestionBank(name="Sales", questions=("Sell me this pen.", "Why sales?")),)
     assert (cfg.sessions.prepare_s, cfg.sessions.answer_s, cfg.sessions.own_questions) == (0, 120, False)
+    assert cfg.sessions.summary_idle_s == 0  # never
+    assert load_config(write(tmp_path, "[sessions]\nsummary_idle_s = 10\n"), {}).sessions.summary_idle_s == 10
 
 
 @pytest.mark.parametrize("toml, message", [
     ("prepare_s = -1", r"sessions\.prepare_s: Input should be greater than or equal to 0 \(got -1\)"),
     ("answer_s = 4000", r"sessions\.answer_s: Input should be less than or equal to 3600 \(got 4000\)"),
     ('answer_s = "long"', r"sessions\.answer_s: Input should be a valid integer"),
+    ("summary_idle_s = 9", (r"sessions\.summary_idle_s: 9 s would cut off a candidate still reading: 0 \(never\) "
+                            r"or at least 10 s \(got 9\)")),
+    ("summary_idle_s = -1", r"sessions\.summary_idle_s: Input should be greater than or equal to 0 \(got -1\)"),
+    ("summary_idle_s = 3601", r"sessions\.summary_idle_s: Input should be less than or equal to 3600 \(got 3601\)"),
+    ("summary_idle_s = 60.5", r"sessions\.summary_idle_s: Input should be a valid integer"),
     ("question_banks = []\nown_questions = false",
      r"sessions: question_banks is empty and own_questions is false: the kiosk would have no questions"),
     ('[[sessions.question_banks]]\nname = "A"\nquestions = []',
@@ -246,12 +254,29 @@ def test_bad_banks_and_timers_say_what_is_wrong(tmp_path, toml, message):
 def test_the_kiosk_page_carries_the_banks_and_timers_as_inert_json():
     from edge.state import LiveState
     from edge.web.app import create_app
-    settings = SessionSettings(prepare_s=3, answer_s=0, retention_days=7, question_banks=(
+    settings = SessionSettings(prepare_s=3, answer_s=0, summary_idle_s=45, retention_days=7, question_banks=(
         QuestionBank(name="Odd", questions=("Is </script><script>alert(1)</script> a question?",)),))
     page = create_app(LiveState(), notice=settings).test_client().get("/kiosk").get_data(as_text=True)
     found = re.search(r'<script type="application/json" id="kiosk-setup">(.*?)</script>', page, re.S)
     assert found and "<script>alert" not in found.group(1)  # escaped: the text cannot close the element
     setup = json.loads(found.group(1))
     assert setup == kiosk_setup(settings) and setup["prepare_s"] == 3 and setup["answer_s"] == 0
+    assert setup["summary_idle_s"] == 45
     assert setup["banks"] == [{"name": "Odd", "questions": ["Is </script><script>alert(1)</script> a question?"]}]
     assert '<span id="retention-days">7</span> days' in page
+
+
+@pytest.mark.parametrize("idle_s, words", [(120, "for 2 minutes"), (60, "for 1 minute,"), (45, "for 45 seconds"),
+                                           (0, None)])
+def test_the_privacy_page_says_how_to_see_and_erase_a_summary_after_leaving(idle_s, words):
+    from edge.state import LiveState
+    from edge.web.app import create_app
+    settings = SessionSettings(retention_days=7, summary_idle_s=idle_s)
+    page = " ".join(create_app(LiveState(), notice=settings).test_client().get("/privacy").get_data(as_text=True)
+                    .split())
+    assert "see your summary again with that code for <strong>7 days</strong>" in page
+    assert "<strong>See my summary again</strong> on the start screen" in page
+    assert "open your summary at the booth with its code, then press Delete" in page
+    assert "its code stops working" in page and "Until 3 minutes after you last touched your summary" in page
+    idle = re.search(r'<p id="idle">(.*?)</p>', page)
+    assert (idle and words in idle.group(1)) if words else idle is None

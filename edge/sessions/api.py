@@ -238,9 +238,11 @@ def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: A
 
 def kiosk_setup(settings: SessionSettings) -> dict:
     """What the kiosk page needs from the config, rendered into it as JSON (<script type="application/json"
-    id="kiosk-setup">): the question banks, whether own questions may be typed, the timers, the retention."""
+    id="kiosk-setup">): the question banks, whether own questions may be typed, the timers (the idle timeout
+    among them), the retention."""
     return {"banks": [{"name": b.name, "questions": list(b.questions)} for b in settings.question_banks],
             "own_questions": settings.own_questions, "prepare_s": settings.prepare_s, "answer_s": settings.answer_s,
+            "summary_idle_s": settings.summary_idle_s,
             "retention_days": settings.retention_days, "max_questions": MAX_QUESTIONS,
             "max_question_chars": MAX_QUESTION_CHARS}
 

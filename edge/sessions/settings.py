@@ -20,6 +20,9 @@ EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"
 MAX_QUESTIONS, MAX_QUESTION_CHARS = 50, 300
 MAX_BANKS, MAX_BANK_NAME = 12, 40
 MAX_PREPARE_S, MAX_ANSWER_S = 600, 3600
+# The kiosk's idle timeout: at least this long, so a candidate reading the summary is not cut off; at most an
+# hour (a booth that wants no timeout sets 0).
+MIN_IDLE_S, MAX_IDLE_S = 10, 3600
 
 
 class QuestionBank(Strict):
@@ -87,6 +90,19 @@ class SessionSettings(Strict):
                            "before its answer is recorded (a countdown; nothing is recorded meanwhile); 0: none")
     answer_s: int = Field(90, ge=0, le=MAX_ANSWER_S, description="seconds of answer per question: the kiosk "
                           "then moves on to the next question (or the summary after the last); 0: no limit")
+    summary_idle_s: int = Field(120, ge=0, le=MAX_IDLE_S, description="seconds without a touch, click, key or "
+                                "scroll after which the kiosk's summary (and its consent, question, code and "
+                                "deleted screens) returns to the start screen, so the next person does not find "
+                                "it; never while recording; a notice to stay shows for the last 10 s (the "
+                                f"second half below 20 s). {MIN_IDLE_S} at least; 0: never")
+
+    @field_validator("summary_idle_s")
+    @classmethod
+    def _idle_not_too_short(cls, seconds: int) -> int:
+        if 0 < seconds < MIN_IDLE_S:
+            raise ValueError(f"{seconds} s would cut off a candidate still reading: 0 (never) or at least "
+                             f"{MIN_IDLE_S} s")
+        return seconds
 
     @field_validator("question_banks")
     @classmethod

@@ -60,7 +60,8 @@ def create_app(state: LiveState, web: WebConfig = WebConfig(), sessions: Bluepri
     def privacy():
         """The candidates' notice, in plain words, with the operator's details from the config."""
         return render_template("privacy.html", retention_days=notice.retention_days,
-                               operator_name=notice.operator_name, operator_contact=notice.operator_contact)
+                               summary_idle_s=notice.summary_idle_s, operator_name=notice.operator_name,
+                               operator_contact=notice.operator_contact)
 
     @app.get("/privacy/operator")
     def operator_notes():
