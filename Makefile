@@ -8,6 +8,8 @@
 # make bench-peers - the same in .venv-peers, with MediaPipe's own face detector among the comparisons
 # make test-arm64 - install.sh inside an emulated arm64 Debian Bookworm root, then the daemon on the demo
 #               clip there (root; minutes; the root is cached in /var/cache/fer-edge-arm64)
+# make screenshots - every kiosk screen, the privacy page and the dashboard, taken from the daemon on the
+#               demo clip in headless Chromium, into docs/screenshots/ (needs chromium chromium-driver)
 # make train  - reproduce the shipped emotion models on CPU: the baseline, then the vote-trained student
 #               (training/README.md; resumable: run it again after a stop)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -16,7 +18,7 @@ TFLITE_VENV := .venv-tflite
 PEERS_VENV := .venv-peers
 PIP := $(VENV)/bin/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test test-fast test-arm64 bench bench-peers train check-models clean
+.PHONY: run test test-fast test-arm64 bench bench-peers screenshots train check-models clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +74,9 @@ bench: $(VENV)/.runtime
 
 bench-peers: $(PEERS_VENV)/.installed
 	$(PEERS_VENV)/bin/python -m edge bench $(BENCH_ARGS)
+
+screenshots: $(VENV)/.test
+	$(VENV)/bin/python -m edge.devtools.screenshots --out docs/screenshots
 
 train: $(VENV)/.test
 	$(VENV)/bin/python -m training all --config training/configs/mini_xception.toml
