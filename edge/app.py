@@ -23,8 +23,16 @@ from edge.sessions.advice import AdviceRules
 from edge.sessions.api import NotReady, sessions_blueprint
 from edge.sessions.recorder import SessionRecorder
 from edge.sessions.store import SessionStore
-from edge.sources import (CameraWatchdog, FaultInjectingSource, FrameSource, GStreamerSource, ImageFolderSource,
-                          SourceError, VideoFileSource, make_source)
+from edge.sources import (
+    CameraWatchdog,
+    FaultInjectingSource,
+    FrameSource,
+    GStreamerSource,
+    ImageFolderSource,
+    SourceError,
+    VideoFileSource,
+    make_source,
+)
 from edge.state import LiveState
 from edge.telemetry.mqtt import MqttPublisher
 from edge.tflite import ModelLoadError
