@@ -51,6 +51,70 @@ def fit(browser, width, height):
     assert browser.execute_script("return [innerWidth, innerHeight]") == [width, height]
 
 
+# The parts that ran into each other on the demo clip's summary ("neutral 15 %" over "uncertain 13 %"), eight
+# equal parts, slivers, and one part left after a wide one.
+NARROW_ROWS = [
+    {"label": "Q1", "shares": {"angry": .01, "disgust": .015, "fear": .03, "happy": .24, "sad": .39, "surprise": .035,
+                               "neutral": .15, "uncertain": .13}},
+    {"label": "Q2", "shares": dict.fromkeys(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral",
+                                             "uncertain"], 1 / 8)},
+    {"label": "Q3", "shares": {"happy": .77, "sad": .15, "surprise": .005, "neutral": .03, "uncertain": .045}},
+    {"label": "Q10", "shares": {"neutral": .06, "uncertain": .94}},
+]
+
+# The chart's bar labels, and what is wrong: a label not wholly inside its own part of the bar (getBBox, in
+# the chart's units), or two texts of the chart on each other (getBoundingClientRect, on screen).
+CHART_LABELS = """
+const chart = arguments[0], bad = [];
+const labels = [...chart.querySelectorAll('text.bar-label')];
+for (const t of labels) {
+  const part = chart.querySelector(`rect[data-row="${t.dataset.row}"][data-series="${t.dataset.series}"]`);
+  const b = t.getBBox(), r = part.getBBox();
+  if (!(b.width > 0 && b.x >= r.x - .5 && b.x + b.width <= r.x + r.width + .5 && b.y >= r.y - .5
+        && b.y + b.height <= r.y + r.height + .5)) bad.push(['outside its part', t.textContent, t.dataset.row]);
+}
+const texts = [...chart.querySelectorAll('text')].map(t => [t.textContent, t.getBoundingClientRect()]);
+texts.forEach(([s, a], i) => texts.slice(i + 1).forEach(([u, b]) => {
+  if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) bad.push(['overlap', s, u]);
+}));
+return [labels.map(t => t.textContent), bad];
+"""
+
+# The same for the PNG card, drawn on a canvas whose fillRect and fillText are recorded: a text drawn on a
+# part of a bar must lie inside that part and overlap no other text of the card.
+CARD_LABELS = """
+const detail = structuredClone(current);
+detail.summary.segments = arguments[0].map((row, i) => ({index: i, question: `Question ${i + 1}?`,
+  duration_s: 10, shares: row.shares}));
+detail.advice = [];
+const canvas = document.createElement('canvas');
+canvas.width = 1200;
+canvas.height = 2000;
+const ctx = canvas.getContext('2d'), rects = [], texts = [];
+const fillRect = ctx.fillRect.bind(ctx), fillText = ctx.fillText.bind(ctx);
+ctx.fillRect = (x, y, w, h) => { rects.push({x, y, w, h}); fillRect(x, y, w, h); };
+ctx.fillText = (t, x, y) => {
+  const m = ctx.measureText(t), left = ctx.textAlign === 'center' ? x - m.width / 2 : x;
+  texts.push({t, left, right: left + m.width, top: y - m.fontBoundingBoxAscent, bottom: y + m.fontBoundingBoxDescent});
+  fillText(t, x, y);
+};
+drawCard(detail, ctx, 1200);
+const bad = [], labels = [];
+for (const t of texts) {
+  const cx = (t.left + t.right) / 2, cy = (t.top + t.bottom) / 2;
+  const part = rects.filter(r => r.x <= cx && cx <= r.x + r.w && r.y <= cy && cy <= r.y + r.h).pop();
+  if (!part) continue;
+  labels.push(t);
+  if (!(t.left >= part.x - .5 && t.right <= part.x + part.w + .5 && t.top >= part.y - .5
+        && t.bottom <= part.y + part.h + .5)) bad.push(['outside its part', t.t]);
+  for (const u of texts) {
+    if (u !== t && t.left < u.right && u.left < t.right && t.top < u.bottom && u.top < t.bottom) bad.push(['overlap', t.t, u.t]);
+  }
+}
+return [labels.map(t => t.t), bad, texts.map(t => t.t)];
+"""
+
+
 def assert_on_screen(browser, *ids):
     """Each button is shown, wholly inside the viewport, at least 44 px each way, with the page unscrolled."""
     boxes = browser.execute_script(
@@ -158,6 +222,18 @@ def test_a_candidate_from_consent_to_an_erased_summary(shared_data, tmp_path, br
                    for kind, label in labels), labels
         assert "not a score" in text("#disclaimer")
         assert_on_screen(browser, "done", "save-png", "print", "delete")
+        # the chart's labels only where they fit: this session's, then narrow parts drawn on the same page
+        labels, bad = js(CHART_LABELS, browser.find_element(By.CSS_SELECTOR, "#compare svg"))
+        assert bad == [], (labels, bad)
+        labels, bad = js("const c = compareChart(arguments[0]); document.getElementById('compare').appendChild(c); "
+                         f"try {{ return (function () {{ {CHART_LABELS} }}).call(null, c); }} finally {{ c.remove(); }}",
+                         NARROW_ROWS)
+        assert bad == [], (labels, bad)
+        assert {"happy 24 %", "sad 39 %", "happy 77 %", "uncertain 94 %"} <= set(labels), labels
+        labels, bad, texts = js(CARD_LABELS, NARROW_ROWS)
+        assert bad == [], (labels, bad)
+        assert {"happy 24 %", "sad 39 %", "happy 77 %", "uncertain 94 %"} <= set(labels), labels
+        assert any(t.startswith("Also: angry 1 %, disgust 2 %") for t in texts), texts  # a picture has no tooltip
         assert severe(browser) == []
 
         # the QR code: only the shares per question, as text a phone reads without any network

@@ -29,36 +29,73 @@ function legend() {
   $("legend").replaceChildren(...items);
 }
 
+// A part's label goes inside it only where the text fits with a margin each side: its name and figure, else
+// the figure alone (the colour and the legend name it), else none. Never shortened, never spilling onto the
+// next part; a part left bare carries its figure in its title, the chart's accessible name and the lists of
+// shares per question below (on the card, a line under its bar).
+const LABEL_MARGIN = 5;
+
+function barParts(shares, barW, measure) {
+  const parts = [];
+  let x = 0;
+  for (const name of SERIES) {
+    const share = shares[name] || 0;
+    if (share <= 0) continue;
+    const w = share * barW;
+    const label = [`${name} ${pct(share)}`, pct(share)].find((t) => measure(t) + 2 * LABEL_MARGIN <= w) || null;
+    parts.push({ name, share, x, w, label });
+    x += w;
+  }
+  return parts;
+}
+
+// The summary is drawn while its screen is hidden, where SVG text has no layout to measure: a canvas measures
+// with the font the stylesheet gives the labels instead (in the chart's own units, as its font size is).
+function textMeasure(className) {
+  const probe = el("span");
+  probe.hidden = true;
+  const text = svg("text", { class: className });
+  probe.appendChild(svg("svg", { class: "compare-chart" })).appendChild(text);
+  document.body.appendChild(probe);
+  const style = getComputedStyle(text);
+  const ctx = document.createElement("canvas").getContext("2d");
+  ctx.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  probe.remove();
+  return (t) => ctx.measureText(t).width;
+}
+
+const figures = (shares) => SERIES.filter((n) => Math.round((shares[n] || 0) * 100) >= 1)
+  .map((n) => `${n} ${pct(shares[n])}`).join(", ");
+
 // The questions side by side: one bar per question, split by the share of face time most people would
-// have read as each expression (and the share the model could not read), largest labelled.
+// have read as each expression (and the share the model could not read).
 function compareChart(rows) {
   const labelW = 60, barW = 520, rowH = 34, gap = 10, top = 4;
   const height = top + rows.length * (rowH + gap);
+  const read = rows.map((row) => `${row.label}: ${figures(row.shares) || "no reading"}.`).join(" ");
   const chart = svg("svg", { viewBox: `0 0 ${labelW + barW} ${height}`, class: "compare-chart", role: "img",
-    "aria-label": "Expression shares per question" });
+    "aria-label": `Expression shares per question. ${read}` });
+  const measure = textMeasure("bar-label");
   rows.forEach((row, r) => {
     const y = top + r * (rowH + gap);
     const label = svg("text", { x: 0, y: y + rowH / 2 + 6, class: "row-label" });
     label.textContent = row.label;
     chart.appendChild(label);
     chart.appendChild(svg("rect", { x: labelW, y, width: barW, height: rowH, class: "e-noface" }));
-    let x = labelW;
-    for (const name of SERIES) {
-      const share = row.shares[name] || 0;
-      if (share <= 0) continue;
-      const w = share * barW;
-      const part = svg("rect", { x, y, width: w, height: rowH, class: `e-${name}`, "data-series": name });
+    for (const p of barParts(row.shares, barW, measure)) {
+      const x = labelW + p.x;
+      const part = svg("rect", { x, y, width: p.w, height: rowH, class: `e-${p.name}`, "data-series": p.name,
+        "data-row": r });
       const title = svg("title", {});
-      title.textContent = `${row.label}: ${name} ${pct(share)}`;
+      title.textContent = `${row.label}: ${p.name} ${pct(p.share)}`;
       part.appendChild(title);
       chart.appendChild(part);
-      if (share >= 0.12) {
-        const text = svg("text", { x: x + w / 2, y: y + rowH / 2 + 6, "text-anchor": "middle",
-          class: `bar-label${LIGHT.has(name) ? " on-light" : ""}` });
-        text.textContent = `${name} ${pct(share)}`;
+      if (p.label) {
+        const text = svg("text", { x: x + p.w / 2, y: y + rowH / 2 + 5, "text-anchor": "middle",
+          class: `bar-label${LIGHT.has(p.name) ? " on-light" : ""}`, "data-series": p.name, "data-row": r });
+        text.textContent = p.label;
         chart.appendChild(text);
       }
-      x += w;
     }
   });
   return chart;
@@ -283,22 +320,31 @@ function drawCard(detail, ctx, W) {
       ctx.fillText(row.label, pad, y + barH * 0.7);
       ctx.fillStyle = colours.noface;
       ctx.fillRect(pad + labelW, y, barW, barH);
-      let x = pad + labelW;
-      for (const name of SERIES) {
-        const w = (row.shares[name] || 0) * barW;
-        if (w <= 0) continue;
-        ctx.fillStyle = colours[name];
-        ctx.fillRect(x, y, w, barH);
-        if (row.shares[name] >= 0.12) {
-          ctx.font = "20px system-ui, sans-serif";
-          ctx.fillStyle = LIGHT.has(name) ? "#1d2330" : "#fff";
-          ctx.textAlign = "center";
-          ctx.fillText(`${name} ${pct(row.shares[name])}`, x + w / 2, y + barH * 0.66);
-          ctx.textAlign = "left";
-        }
-        x += w;
+      ctx.font = "20px system-ui, sans-serif";
+      const parts = barParts(row.shares, barW, (t) => ctx.measureText(t).width);
+      for (const p of parts) {
+        ctx.fillStyle = colours[p.name];
+        ctx.fillRect(pad + labelW + p.x, y, p.w, barH);
       }
-      y += barH + 12;
+      ctx.textAlign = "center";
+      for (const p of parts.filter((q) => q.label)) {
+        ctx.fillStyle = LIGHT.has(p.name) ? "#1d2330" : "#fff";
+        ctx.fillText(p.label, pad + labelW + p.x + p.w / 2, y + barH * 0.66);
+      }
+      ctx.textAlign = "left";
+      y += barH;
+      // a picture has no tooltip and no lists below: the figures its bar could not show go under it
+      const bare = parts.filter((p) => p.label === null);
+      const rest = figures(Object.fromEntries(bare.map((p) => [p.name, p.share])));
+      if (rest) {
+        ctx.font = "18px system-ui, sans-serif";
+        ctx.fillStyle = "#555";
+        for (const line of wrap(ctx, `${bare.length === parts.length ? "" : "Also: "}${rest}`, barW)) {
+          ctx.fillText(line, pad + labelW, y + 22);
+          y += 26;
+        }
+      }
+      y += 12;
     }
     // legend
     let x = pad;
