@@ -117,6 +117,15 @@ def test_the_first_interval_counts_from_the_first_frame_and_an_outage_reads_as_n
     assert [p["ago_s"] for p in points] == [41, 31, 21, 11]
 
 
+def test_a_first_interval_seen_for_under_half_its_length_is_left_out():
+    h = history()
+    for i in range(260):  # the first frames 0.2 s before the first interval ends, then on at 24 fps
+        h.observe(frame(["happy"]), now=9.8 + i / 24)
+    points = h.snapshot(now=21.0)["points"]
+    assert [p["ago_s"] for p in points] == [11]  # not a 2-frame "interval" at 5 x the real rate
+    assert points[0]["fps"] == 24
+
+
 def test_the_window_never_holds_more_than_its_length_and_forgets_what_is_older():
     h = history(window_minutes=2, interval_s=10)
     fps = 5

@@ -109,6 +109,8 @@ class History:
         held = {round(start / self.interval_s): sums for start, sums in self._counts.buckets()}
         empty = np.zeros(SIZE)
         first = int(self._first // self.interval_s)
+        if self._first - first * self.interval_s > self.interval_s / 2:
+            first += 1  # under half an interval seen: a handful of frames makes no rate (a start-up spike)
         points = []
         for k in range(max(first, current - self.intervals), current):
             start = k * self.interval_s
