@@ -12,18 +12,12 @@ from edge.sessions.api import sessions_blueprint
 from edge.sessions.recorder import SessionRecorder
 from edge.sessions.settings import EXPRESSIONS
 from edge.sessions.store import SessionStore
-from tests.helpers.sessions import START, FakeClock, feed
+from tests.helpers.sessions import START, FakeClock, feed, make_booth
 
 
 @pytest.fixture
 def booth(tmp_path):
-    clock = FakeClock()
-    store = SessionStore(tmp_path / "sessions.db", retention_days=30, clock=clock)
-    recorder = SessionRecorder(store, retention_days=30, clock=clock, monotonic=clock)
-    app = Flask(__name__)
-    app.register_blueprint(sessions_blueprint(store, recorder, AdviceRules()))
-    yield app.test_client(), recorder, clock, store
-    store.close()
+    return make_booth(tmp_path)
 
 
 def test_a_session_through_the_api(booth):

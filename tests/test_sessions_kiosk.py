@@ -6,29 +6,20 @@ import re
 import sqlite3
 
 import pytest
-from flask import Flask
 
 from edge.config import ConfigError, load_config
 from edge.pipeline import FrameResult
-from edge.sessions.advice import AdviceRules
-from edge.sessions.api import kiosk_setup, sessions_blueprint
-from edge.sessions.recorder import SessionRecorder
+from edge.sessions.api import kiosk_setup
 from edge.sessions.settings import DEFAULT_BANKS, QuestionBank, SessionSettings
 from edge.sessions.store import CODE_ALPHABET, CODE_LENGTH, MIGRATIONS, SessionStore, normalize_code
-from tests.helpers.sessions import START, FakeClock, face, feed
+from tests.helpers.sessions import START, FakeClock, face, feed, make_booth
 
 CODE = re.compile(f"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
 
 
 @pytest.fixture
 def booth(tmp_path):
-    clock = FakeClock()
-    store = SessionStore(tmp_path / "sessions.db", retention_days=30, clock=clock)
-    recorder = SessionRecorder(store, retention_days=30, clock=clock, monotonic=clock)
-    app = Flask(__name__)
-    app.register_blueprint(sessions_blueprint(store, recorder, AdviceRules(), clock=clock, lookup_limit=3))
-    yield app.test_client(), recorder, clock, store
-    store.close()
+    return make_booth(tmp_path, lookup_limit=3)
 
 
 def finished_session(client, recorder, clock, questions=("Why?",)) -> dict:

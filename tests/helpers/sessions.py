@@ -1,9 +1,16 @@
 """Sessions fed by hand: a settable clock, synthetic faces and whole seconds of frames for the recorder."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from flask import Flask
+
 from edge.pipeline import FaceResult, FrameResult
+from edge.sessions.advice import AdviceRules
+from edge.sessions.api import sessions_blueprint
 from edge.sessions.recorder import SessionRecorder
 from edge.sessions.settings import EXPRESSIONS
+from edge.sessions.store import SessionStore
 
 FPS = 8  # a power of two: frame times are exact binary fractions, no floor() surprises
 START = 1_700_000_000.0
@@ -37,3 +44,14 @@ def feed(recorder: SessionRecorder, clock: FakeClock, seconds: int, label: str |
             faces = [] if label is None else [face("angry", face_id=2), face(label)]
             recorder.observe(FrameResult(0, clock.t, 640, 480, faces, None if label is None else 1))
     clock.t = base + seconds
+
+
+def make_booth(folder: Path, **blueprint_options):
+    """A session API on a real SQLite file in `folder`, its recorder and store on one fake clock: (test client,
+    recorder, clock, store)."""
+    clock = FakeClock()
+    store = SessionStore(folder / "sessions.db", retention_days=30, clock=clock)
+    recorder = SessionRecorder(store, retention_days=30, clock=clock, monotonic=clock)
+    app = Flask(__name__)
+    app.register_blueprint(sessions_blueprint(store, recorder, AdviceRules(), clock=clock, **blueprint_options))
+    return app.test_client(), recorder, clock, store
