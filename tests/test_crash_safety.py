@@ -83,7 +83,11 @@ def test_sigkill_at_random_moments_loses_no_finished_session(tmp_path: Path, noi
     finally:
         assert daemon.stop() == 0
     verdict, sessions = stored(db)
-    assert verdict == "ok" and set(listed) == started == set(sessions)
+    assert verdict == "ok" and set(listed) == set(sessions) and started <= set(sessions)
+    # A kill between a new session's commit and its 201 leaves a session the client never saw: at most one a
+    # kill, and never a finished one (nobody could stop it), so it was recovered at the next start.
+    unseen = set(sessions) - started
+    assert len(unseen) <= KILLS and all(sessions[s][0] == "recovered" for s in unseen), (seed, unseen)
     assert {s for s, _ in sessions.values()} <= {"finished", "recovered"}
     recovered = sum(s == "recovered" for s, _ in sessions.values())
     print(f"\n{KILLS} SIGKILLs (seed {seed}): {len(finished)} sessions finished, 0 lost; "
