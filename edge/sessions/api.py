@@ -29,7 +29,7 @@ from edge.sessions.aggregate import summarize
 from edge.sessions.recorder import NotRecording, SessionBusy, SessionRecorder
 from edge.sessions.settings import EXPRESSIONS, MAX_QUESTION_CHARS, MAX_QUESTIONS, SessionSettings
 from edge.sessions.store import CODE_LENGTH, SessionStore, normalize_code
-from edge.web.throttle import FAILURE_LIMIT, FailureThrottle, client_key
+from edge.web.throttle import FAILURE_LIMIT, FailureThrottle, client_key, retry_after_s
 
 MAX_ALIAS = 64
 MAX_CODE_CHARS = 20  # a code as typed, with spaces or dashes
@@ -169,7 +169,7 @@ def sessions_blueprint(store: SessionStore, recorder: SessionRecorder, advice: A
         """A finished session's summary by its code; wrong codes count against the client (FailureThrottle)."""
         address = client_key(request.remote_addr or "unknown")
         if wait := lookups.wait_s(address):
-            seconds = max(1, int(wait + 0.999))
+            seconds = retry_after_s(wait)
             return (jsonify({"error": f"too many wrong codes from this device: wait {seconds} s, then try again"}),
                     429, {"Retry-After": str(seconds)})
         body = _parse(LookupRequest)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import math
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -30,7 +29,7 @@ from urllib.parse import quote, urlsplit
 from flask import Flask, Request, Response, jsonify, redirect, render_template, request
 
 from edge.web.settings import WebConfig, is_loopback
-from edge.web.throttle import FAILURE_LIMIT, FailureThrottle, client_key
+from edge.web.throttle import FAILURE_LIMIT, FailureThrottle, client_key, retry_after_s
 
 log = logging.getLogger("edge.web")
 
@@ -150,7 +149,7 @@ class AccessPolicy:
         if given is not None:
             address = _address(req)
             if wait := self.throttle.wait_s(address):
-                return _too_many(_error(429, f"too many wrong tokens from {address}: wait {_seconds(wait)} s, "
+                return _too_many(_error(429, f"too many wrong tokens from {address}: wait {retry_after_s(wait)} s, "
                                              "then send the right one"), wait)
             if not self.token_matches(given, address):
                 return _unauthorized("wrong bearer token" if self.token is not None else
@@ -190,7 +189,7 @@ class AccessPolicy:
             address = _address(request)
             if wait := self.throttle.wait_s(address):
                 page = render_template("login.html", next=target, error=f"Too many wrong tokens from this "
-                                       f"address: wait {_seconds(wait)} s, then try again.")
+                                       f"address: wait {retry_after_s(wait)} s, then try again.")
                 return _too_many(Response(page, 429, mimetype="text/html"), wait)
             if not self.token_matches(request.form.get("token", ""), address):
                 return render_template("login.html", next=target, error="That is not this device's token."), 401
@@ -214,10 +213,6 @@ def _address(req: Request) -> str:
     return client_key(req.remote_addr or "unknown")  # waitress always sets it; a WSGI test client may not
 
 
-def _seconds(wait: float) -> int:
-    return max(1, math.ceil(wait))  # Retry-After takes whole seconds; never 0 while still locked
-
-
 def _local_path(target: str) -> str:
     # only a path on this server: "//evil.example" or "https://..." would make the login an open redirect,
     # and browsers drop tabs and newlines, so "/\t/evil.example" would be one too
@@ -233,7 +228,7 @@ def _error(status: int, message: str) -> Response:
 
 
 def _too_many(response: Response, wait: float) -> Response:
-    response.headers["Retry-After"] = str(_seconds(wait))
+    response.headers["Retry-After"] = str(retry_after_s(wait))
     return response
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -69,6 +70,11 @@ class FailureThrottle:
             self._failures.pop(address, None)
             return now, 0
         return since, count
+
+
+def retry_after_s(wait: float) -> int:
+    """A lock-out's remaining `wait` as Retry-After's whole seconds: never 0 while still locked."""
+    return max(1, math.ceil(wait))
 
 
 def client_key(address: str) -> str:
