@@ -7,7 +7,6 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 import cv2
 
@@ -23,16 +22,8 @@ from edge.sessions.advice import AdviceRules
 from edge.sessions.api import NotReady, sessions_blueprint
 from edge.sessions.recorder import SessionRecorder
 from edge.sessions.store import SessionStore
-from edge.sources import (
-    CameraWatchdog,
-    FaultInjectingSource,
-    FrameSource,
-    GStreamerSource,
-    ImageFolderSource,
-    SourceError,
-    VideoFileSource,
-    make_source,
-)
+from edge.sources import CameraWatchdog, SourceError, make_source
+from edge.sources.info import source_info
 from edge.state import LiveState
 from edge.telemetry.mqtt import MqttPublisher
 from edge.tflite import ModelLoadError
@@ -59,21 +50,6 @@ def open_camera(config: EdgeConfig, beat: Heartbeat) -> tuple[CameraWatchdog, st
             raise
         log.warning("source %s unavailable (%s); using fallback %s", s.spec, e, s.fallback_spec)
         return watched(s.fallback_spec), f"{s.spec} could not be opened ({e})"
-
-
-DEMO_CLIP = Path(__file__).resolve().parents[1] / "media" / "demo.mp4"
-
-
-def source_info(source: FrameSource, fallback: str | None) -> dict:
-    """What the dashboard says about the source: a live camera, or a recorded file or folder (a demo: the
-    expressions shown are the recording's), whether it is the bundled demo clip, and why a fallback runs."""
-    while isinstance(source, FaultInjectingSource):  # a drill: what matters is the source under it
-        source = source.inner
-    kinds = {VideoFileSource: "video file", ImageFolderSource: "image folder", GStreamerSource: "pipeline"}
-    kind = next((name for cls, name in kinds.items() if isinstance(source, cls)), "camera")
-    path = getattr(source, "path", None)
-    return {"kind": kind, "demo": kind in ("video file", "image folder"),
-            "bundled_demo": path is not None and Path(path).resolve() == DEMO_CLIP, "fallback": fallback}
 
 
 class CameraGone(Exception):

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.app import DEMO_CLIP, source_info
 from edge.config import ConfigError, EdgeConfig, load_config
 from edge.history.intervals import LABELS, LATENCY_EDGES_MS, History, histogram_percentile, latency_bin
 from edge.history.settings import HistorySettings
 from edge.pipeline import FaceResult, FrameResult
 from edge.sessions.settings import EXPRESSIONS
 from edge.sources import make_source
+from edge.sources.info import DEMO_CLIP, source_info
 from edge.state import LiveState
 from edge.web.app import create_app
 from edge.web.openapi import openapi_document
